@@ -1,0 +1,242 @@
+/** The event transport on Apache Kafka through kafkajs: publisher, consumer groups, topic administration. */
+import { Buffer } from "node:buffer";
+import { type Admin, type Consumer, Kafka, logLevel, Partitioners, type Producer } from "kafkajs";
+import type { Logger } from "../../application/ports.ts";
+import { silentLogger } from "../../application/ports.ts";
+import type {
+  Position,
+  Publisher,
+  ReceivedMessage,
+  SubscribeOptions,
+  Subscriber,
+  Subscription,
+  TransportMessage,
+} from "../../outbox/ports.ts";
+import { deadLetterTopic } from "../../outbox/dead_letter.ts";
+
+/** Connection settings. */
+export interface KafkaSettings {
+  /** host:port list. */
+  readonly brokers: readonly string[];
+  readonly clientId?: string;
+  readonly logger?: Logger;
+  /** Compression of produced batches: none or gzip (kafkajs has gzip built in). */
+  readonly compression?: "none" | "gzip";
+  /** Partitions consumed concurrently by one member (default 4); one partition is always sequential. */
+  readonly partitionsConsumedConcurrently?: number;
+}
+
+/** A topic to create with its dead-letter topic. */
+export interface TopicSpec {
+  readonly topic: string;
+  readonly partitions?: number;
+  readonly replicationFactor?: number;
+  readonly configs?: Readonly<Record<string, string>>;
+}
+
+function text(value: Buffer | string | null | undefined): string {
+  if (value === null || value === undefined) return "";
+  return typeof value === "string" ? value : value.toString("utf8");
+}
+
+function kafkaClient(settings: KafkaSettings): Kafka {
+  const logger = settings.logger ?? silentLogger;
+  return new Kafka({
+    clientId: settings.clientId ?? "outbox-platform",
+    brokers: [...settings.brokers],
+    connectionTimeout: 3000,
+    requestTimeout: 30_000,
+    retry: { initialRetryTime: 300, retries: 5, maxRetryTime: 5000 },
+    logLevel: logLevel.ERROR,
+    logCreator: () => ({ namespace, log }) => {
+      // Connection errors during an outage are reported by the relay and consumers themselves, once per retry.
+      logger.debug("kafkajs", { namespace, message: log.message, error: log.error });
+    },
+  });
+}
+
+/** The kafkajs transport: one producer shared by all publishes, one consumer per group. */
+export class KafkajsTransport implements Publisher, Subscriber {
+  readonly #kafka: Kafka;
+  readonly #settings: KafkaSettings;
+  readonly #logger: Logger;
+  #producer: Promise<Producer> | undefined;
+  readonly #consumers = new Set<Consumer>();
+
+  constructor(settings: KafkaSettings) {
+    this.#settings = settings;
+    this.#kafka = kafkaClient(settings);
+    this.#logger = settings.logger ?? silentLogger;
+  }
+
+  #connectedProducer(): Promise<Producer> {
+    this.#producer ??= (async () => {
+      const producer = this.#kafka.producer({
+        idempotent: true,
+        maxInFlightRequests: 5,
+        allowAutoTopicCreation: false,
+        createPartitioner: Partitioners.DefaultPartitioner,
+        // Bounded retries: during an outage the relay's own backoff takes over and its rows stay in the outbox.
+        retry: { initialRetryTime: 200, retries: 5, maxRetryTime: 5000 },
+      });
+      await producer.connect();
+      return producer;
+    })();
+    return this.#producer;
+  }
+
+  async publish(messages: readonly TransportMessage[]): Promise<void> {
+    if (messages.length === 0) return;
+    const byTopic = new Map<string, { key: Buffer; value: Buffer; headers: Record<string, Buffer> }[]>();
+    for (const message of messages) {
+      const list = byTopic.get(message.topic) ?? [];
+      const headers: Record<string, Buffer> = {};
+      for (const [name, value] of Object.entries(message.headers)) headers[name] = Buffer.from(value);
+      list.push({ key: Buffer.from(message.key), value: Buffer.from(message.value), headers });
+      byTopic.set(message.topic, list);
+    }
+    try {
+      const producer = await this.#connectedProducer();
+      await producer.sendBatch({
+        acks: -1,
+        compression: this.#settings.compression === "gzip" ? 1 : 0,
+        topicMessages: [...byTopic].map(([topic, list]) => ({ topic, messages: list })),
+      });
+    } catch (error) {
+      // A producer whose send failed may hold stale sequence numbers: start the next publish on a new one.
+      const broken = this.#producer;
+      this.#producer = undefined;
+      broken?.then((producer) => producer.disconnect()).catch(() => {});
+      throw error;
+    }
+  }
+
+  async subscribe(options: SubscribeOptions): Promise<Subscription> {
+    const consumer = this.#kafka.consumer({
+      groupId: options.group,
+      allowAutoTopicCreation: false,
+      sessionTimeout: 30_000,
+      heartbeatInterval: 3000,
+      maxWaitTimeInMs: 250,
+      retry: { initialRetryTime: 300, retries: 10, maxRetryTime: 10_000, restartOnFailure: () => Promise.resolve(true) },
+    });
+    this.#consumers.add(consumer);
+    const joined = new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, 30_000);
+      consumer.on(consumer.events.GROUP_JOIN, () => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+    consumer.on(consumer.events.CRASH, (event) => {
+      this.#logger.warn("kafka consumer crashed; it restarts", {
+        group: options.group,
+        error: String(event.payload.error),
+      });
+    });
+    const subscription: Subscription = {
+      commit: async (positions: readonly Position[]) => {
+        await consumer.commitOffsets(positions.map((p) => ({ ...p })));
+      },
+      close: async () => {
+        this.#consumers.delete(consumer);
+        await consumer.disconnect();
+      },
+    };
+    await consumer.connect();
+    await consumer.subscribe({ topics: [...options.topics], fromBeginning: true });
+    await consumer.run({
+      autoCommit: false,
+      eachBatchAutoResolve: true,
+      partitionsConsumedConcurrently: this.#settings.partitionsConsumedConcurrently ?? 4,
+      eachBatch: async ({ batch, heartbeat }) => {
+        const messages: ReceivedMessage[] = batch.messages.map((message) => {
+          const headers: Record<string, string> = {};
+          for (const [name, value] of Object.entries(message.headers ?? {})) {
+            headers[name] = Array.isArray(value) ? text(value[0]) : text(value as Buffer | string | undefined);
+          }
+          return {
+            topic: batch.topic,
+            partition: batch.partition,
+            offset: message.offset,
+            key: text(message.key),
+            value: text(message.value),
+            headers,
+          };
+        });
+        await options.onBatch({ topic: batch.topic, partition: batch.partition, messages, heartbeat }, subscription);
+      },
+    });
+    await joined;
+    return subscription;
+  }
+
+  /** Disconnects the producer and every consumer. */
+  async close(): Promise<void> {
+    await Promise.all([...this.#consumers].map((consumer) => consumer.disconnect().catch(() => {})));
+    this.#consumers.clear();
+    const producer = this.#producer;
+    this.#producer = undefined;
+    await producer?.then((p) => p.disconnect()).catch(() => {});
+  }
+}
+
+/** Topic administration: the project creates its topics (auto-creation is off on a production cluster). */
+export class KafkaTopics {
+  readonly #kafka: Kafka;
+
+  constructor(settings: KafkaSettings) {
+    this.#kafka = kafkaClient(settings);
+  }
+
+  async #withAdmin<T>(work: (admin: Admin) => Promise<T>): Promise<T> {
+    const admin = this.#kafka.admin();
+    await admin.connect();
+    try {
+      return await work(admin);
+    } finally {
+      await admin.disconnect();
+    }
+  }
+
+  /** Creates each topic and its `<topic>.dlq` when missing; returns the names created. */
+  ensure(specs: readonly TopicSpec[]): Promise<string[]> {
+    return this.#withAdmin(async (admin) => {
+      const existing = new Set(await admin.listTopics());
+      const wanted = specs.flatMap((spec) => [spec, { ...spec, topic: deadLetterTopic(spec.topic) }]);
+      const missing = wanted.filter((spec) => !existing.has(spec.topic));
+      if (missing.length === 0) return [];
+      await admin.createTopics({
+        waitForLeaders: true,
+        topics: missing.map((spec) => ({
+          topic: spec.topic,
+          numPartitions: spec.partitions ?? 6,
+          replicationFactor: spec.replicationFactor ?? 1,
+          configEntries: Object.entries(spec.configs ?? {}).map(([name, value]) => ({ name, value })),
+        })),
+      });
+      return missing.map((spec) => spec.topic);
+    });
+  }
+
+  /** Whether the cluster answers (for readiness checks). */
+  ping(): Promise<number> {
+    return this.#withAdmin(async (admin) => (await admin.describeCluster()).brokers.length);
+  }
+
+  /** Consumer group lag per partition: latest offset minus committed offset. */
+  lag(group: string, topic: string): Promise<{ partition: number; lag: number }[]> {
+    return this.#withAdmin(async (admin) => {
+      const [latest, committed] = await Promise.all([
+        admin.fetchTopicOffsets(topic),
+        admin.fetchOffsets({ groupId: group, topics: [topic] }),
+      ]);
+      const done = new Map(committed[0]?.partitions.map((p) => [p.partition, Number(p.offset)]) ?? []);
+      return latest.map((p) => {
+        const end = Number(p.high);
+        const at = done.get(p.partition) ?? -1;
+        return { partition: p.partition, lag: at < 0 ? end - Number(p.low) : Math.max(0, end - at) };
+      });
+    });
+  }
+}

@@ -1,0 +1,73 @@
+/** Likes and like counts on PostgreSQL (server or PGlite). */
+import type { CountDelta, LikeTarget } from "../../domain/interaction/like.ts";
+import type {
+  LikeCountStore,
+  LikeQueries,
+  LikeRepository,
+  TargetCount,
+} from "../../application/interaction/ports.ts";
+import type { SqlClient } from "./sql_client.ts";
+
+/** Like rows in a transaction, and the read queries on a pool: the same SQL. */
+export class PostgresLikeStore implements LikeRepository, LikeQueries {
+  readonly #sql: SqlClient;
+
+  constructor(sql: SqlClient) {
+    this.#sql = sql;
+  }
+
+  async isLiked(userId: string, target: LikeTarget): Promise<boolean> {
+    const rows = await this.#sql.query(
+      "select 1 from likes where target_type = $1 and target_id = $2 and user_id = $3",
+      [target.type, target.id, userId],
+    );
+    return rows.length > 0;
+  }
+
+  async add(userId: string, target: LikeTarget, at: Date): Promise<boolean> {
+    const rows = await this.#sql.query(
+      `insert into likes (target_type, target_id, user_id, created_at) values ($1, $2, $3, $4)
+       on conflict do nothing returning 1`,
+      [target.type, target.id, userId, at.toISOString()],
+    );
+    return rows.length > 0;
+  }
+
+  async remove(userId: string, target: LikeTarget): Promise<boolean> {
+    const rows = await this.#sql.query(
+      "delete from likes where target_type = $1 and target_id = $2 and user_id = $3 returning 1",
+      [target.type, target.id, userId],
+    );
+    return rows.length > 0;
+  }
+
+  async count(target: LikeTarget): Promise<number> {
+    const rows = await this.#sql.query<{ count: string }>(
+      "select count::text as count from like_counts where target_type = $1 and target_id = $2",
+      [target.type, target.id],
+    );
+    return rows.length > 0 ? Number(rows[0].count) : 0;
+  }
+}
+
+/** The like-count projection: one upsert statement per batch. */
+export class PostgresLikeCountStore implements LikeCountStore {
+  readonly #tx: SqlClient;
+
+  constructor(tx: SqlClient) {
+    this.#tx = tx;
+  }
+
+  async apply(deltas: readonly CountDelta[]): Promise<TargetCount[]> {
+    if (deltas.length === 0) return [];
+    const rows = await this.#tx.query<{ target_type: "video" | "comment"; target_id: string; count: string }>(
+      `insert into like_counts (target_type, target_id, count)
+       select * from unnest($1::text[], $2::bigint[], $3::bigint[])
+       on conflict (target_type, target_id)
+       do update set count = like_counts.count + excluded.count, updated_at = now()
+       returning target_type, target_id::text as target_id, count::text as count`,
+      [deltas.map((d) => d.target.type), deltas.map((d) => d.target.id), deltas.map((d) => d.delta)],
+    );
+    return rows.map((row) => ({ target: { type: row.target_type, id: row.target_id }, count: Number(row.count) }));
+  }
+}

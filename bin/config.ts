@@ -1,0 +1,82 @@
+/** Configuration: read once from environment variables, validated, with defaults for a developer machine. */
+import { z } from "zod";
+import type { LogLevel } from "../adapters/log/logger.ts";
+
+const int = (fallback: number, min = 0) => z.coerce.number().int().min(min).default(fallback);
+
+const postgresUrl = z.string().refine((value) => {
+  try {
+    return ["postgres:", "postgresql:"].includes(new URL(value).protocol);
+  } catch {
+    return false;
+  }
+}, "must be a postgres:// or postgresql:// URL, e.g. postgres://postgres@127.0.0.1:5432/postgres");
+
+const redisUrl = z.string().refine((value) => {
+  try {
+    return ["redis:", "rediss:"].includes(new URL(value).protocol);
+  } catch {
+    return false;
+  }
+}, "must be a redis:// URL, e.g. redis://127.0.0.1:6379");
+
+const brokers = z.string().transform((value) => value.split(",").map((b) => b.trim()).filter(Boolean)).refine(
+  (list) => list.length > 0 && list.every((b) => /^[A-Za-z0-9.\-_]+:[0-9]{1,5}$/.test(b)),
+  "must be a comma-separated list of host:port, e.g. 127.0.0.1:9092",
+);
+
+/** Every environment variable the processes read, with its default. */
+export const configSchema = z.object({
+  DATABASE_URL: postgresUrl.default("postgres://postgres@127.0.0.1:5432/postgres"),
+  DATABASE_SCHEMA: z.string().regex(/^[a-z_][a-z0-9_]*$/, "must be a lower-case SQL identifier").default("public"),
+  DATABASE_POOL: int(10, 1),
+  REDIS_URL: redisUrl.default("redis://127.0.0.1:6379"),
+  KAFKA_BROKERS: brokers.default(["127.0.0.1:9092"]),
+  NAME_PREFIX: z.string().regex(/^[A-Za-z0-9._-]*$/, "letters, digits, '.', '_' and '-' only").default(""),
+  TOPIC_PARTITIONS: int(6, 1),
+  TOPIC_REPLICATION_FACTOR: int(1, 1),
+  PORT: int(8080, 0),
+  METRICS_PORT: int(0, 0),
+  OUTBOX_BUCKETS: int(64, 1),
+  RELAY_BATCH_SIZE: int(500, 1),
+  RELAY_CONCURRENCY: int(4, 1),
+  RELAY_POLL_MS: int(1000, 10),
+  BATCH_SIZE: int(100, 1),
+  BATCH_FLUSH_MS: int(5000, 1),
+  RETRY_MAX: int(3, 0),
+  RETRY_BASE_MS: int(1000, 0),
+  RETRY_FACTOR: z.coerce.number().min(1).default(2),
+  INBOX_RETENTION_HOURS: int(168, 1),
+  LOG_LEVEL: z.enum(["debug", "info", "warn", "error"]).default("info"),
+  LOG_FORMAT: z.enum(["json", "pretty"]).optional(),
+});
+
+/** Validated configuration. */
+export type Config = z.infer<typeof configSchema> & { LOG_LEVEL: LogLevel };
+
+/** A configuration error naming each bad variable. */
+export class ConfigError extends Error {
+  override readonly name = "ConfigError";
+}
+
+/** Reads and validates the environment; throws ConfigError naming every bad variable. */
+export function loadConfig(env: Record<string, string | undefined> = Deno.env.toObject()): Config {
+  const present = Object.fromEntries(Object.entries(env).filter(([, value]) => value !== undefined && value !== ""));
+  const parsed = configSchema.safeParse(present);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((issue) =>
+      `  ${issue.path.join(".")}=${JSON.stringify(present[String(issue.path[0])] ?? "")}: ${issue.message}`
+    );
+    throw new ConfigError(`invalid configuration:\n${lines.join("\n")}`);
+  }
+  return parsed.data as Config;
+}
+
+/** Topic and group names, with the optional prefix that isolates environments sharing a cluster. */
+export function names(config: Pick<Config, "NAME_PREFIX">) {
+  const p = config.NAME_PREFIX ? `${config.NAME_PREFIX}.` : "";
+  return {
+    interactionTopic: `${p}interaction-events`,
+    likePersistenceGroup: `${p}like-persistence-group`,
+  };
+}

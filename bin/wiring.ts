@@ -1,0 +1,65 @@
+/** Building blocks the composition roots share: each turns configuration into one adapter. */
+import { Redis } from "ioredis";
+import { connectPostgres } from "../adapters/postgres/postgres_js.ts";
+import type { SqlDatabase } from "../adapters/postgres/sql_client.ts";
+import { KafkajsTransport, KafkaTopics } from "../adapters/kafka/kafkajs.ts";
+import { consoleLogger } from "../adapters/log/logger.ts";
+import type { Logger } from "../application/ports.ts";
+import type { OutboxSourceSettings } from "../adapters/postgres/outbox_store.ts";
+import { type Config, ConfigError, loadConfig, names } from "./config.ts";
+
+/** Loads configuration and a logger for `process`; exits with the variable named on a bad value. */
+export function boot(process: string): { config: Config; logger: Logger } {
+  try {
+    const config = loadConfig();
+    return { config, logger: consoleLogger({ level: config.LOG_LEVEL, format: config.LOG_FORMAT, base: { process } }) };
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      console.error(error.message);
+      Deno.exit(2);
+    }
+    throw error;
+  }
+}
+
+/** Opens the PostgreSQL pool. */
+export function openDatabase(config: Config): Promise<SqlDatabase> {
+  return connectPostgres(config.DATABASE_URL, { schema: config.DATABASE_SCHEMA, max: config.DATABASE_POOL });
+}
+
+/** Outbox settings both writers and relays use; channel and lock namespace follow the schema. */
+export function outboxSettings(config: Config): OutboxSourceSettings {
+  let hash = 0;
+  for (const char of config.DATABASE_SCHEMA) hash = (Math.imul(hash, 31) + char.charCodeAt(0)) | 0;
+  return { channel: `outbox_${config.DATABASE_SCHEMA}`, buckets: config.OUTBOX_BUCKETS, lockNamespace: hash };
+}
+
+/** The Kafka transport. */
+export function kafkaTransport(config: Config, logger: Logger): KafkajsTransport {
+  return new KafkajsTransport({ brokers: config.KAFKA_BROKERS, logger });
+}
+
+/** Creates the project's topics and their dead-letter topics when missing. */
+export async function ensureTopics(config: Config, logger: Logger): Promise<void> {
+  const topics = new KafkaTopics({ brokers: config.KAFKA_BROKERS, logger });
+  const created = await topics.ensure(
+    [names(config).interactionTopic].map((topic) => ({
+      topic,
+      partitions: config.TOPIC_PARTITIONS,
+      replicationFactor: config.TOPIC_REPLICATION_FACTOR,
+    })),
+  );
+  if (created.length > 0) logger.info("topics created", { topics: created });
+}
+
+/** The Redis client; commands fail fast while Redis is down instead of queueing forever. */
+export function openRedis(config: Config): Redis {
+  return new Redis(config.REDIS_URL, { maxRetriesPerRequest: 1, enableOfflineQueue: true, lazyConnect: false });
+}
+
+/** Resolves on the first SIGINT or SIGTERM. */
+export function shutdownSignal(): Promise<string> {
+  return new Promise((resolve) => {
+    for (const signal of ["SIGINT", "SIGTERM"] as const) Deno.addSignalListener(signal, () => resolve(signal));
+  });
+}

@@ -1,0 +1,125 @@
+/** Test fixtures: each test owns a database schema, a name prefix for topics and groups, and cleans up. */
+import { connectPostgres } from "../adapters/postgres/postgres_js.ts";
+import type { SqlDatabase } from "../adapters/postgres/sql_client.ts";
+import { migrate } from "../adapters/postgres/migrate.ts";
+import { KafkajsTransport, KafkaTopics } from "../adapters/kafka/kafkajs.ts";
+import type { ReceivedMessage } from "../outbox/ports.ts";
+import { consoleLogger } from "../adapters/log/logger.ts";
+import type { Logger } from "../application/ports.ts";
+
+/** Server addresses, overridable like the processes'. */
+export const env = {
+  databaseUrl: Deno.env.get("DATABASE_URL") ?? "postgres://postgres@127.0.0.1:5432/postgres",
+  redisUrl: Deno.env.get("REDIS_URL") ?? "redis://127.0.0.1:6379",
+  brokers: (Deno.env.get("KAFKA_BROKERS") ?? "127.0.0.1:9092").split(","),
+};
+
+/** Logs of the code under test: silent unless TEST_LOG_LEVEL is set. */
+export const testLogger: Logger = Deno.env.get("TEST_LOG_LEVEL")
+  ? consoleLogger({ level: Deno.env.get("TEST_LOG_LEVEL") as "debug", format: "pretty" })
+  : { debug() {}, info() {}, warn() {}, error() {} };
+
+/** A short unique id for names. */
+export function uniqueId(): string {
+  return crypto.randomUUID().replaceAll("-", "").slice(0, 12);
+}
+
+/** A fresh, migrated schema; `[Symbol.asyncDispose]` drops it. */
+export async function testDatabase(options: { max?: number } = {}): Promise<
+  SqlDatabase & { schema: string; [Symbol.asyncDispose](): Promise<void> }
+> {
+  const schema = `t_${uniqueId()}`;
+  const db = await connectPostgres(env.databaseUrl, { schema, max: options.max ?? 10 });
+  await migrate(db);
+  return Object.assign(db, {
+    schema,
+    async [Symbol.asyncDispose]() {
+      await db.exec(`drop schema if exists ${schema} cascade`).catch(() => {});
+      await db.close();
+    },
+  });
+}
+
+/** Creates topics (and their .dlq) with a unique prefix. */
+export async function testTopics(partitions: number, ...base: string[]): Promise<string[]> {
+  const prefix = `t${uniqueId()}`;
+  const topics = base.map((name) => `${prefix}.${name}`);
+  await new KafkaTopics({ brokers: env.brokers }).ensure(topics.map((topic) => ({ topic, partitions })));
+  return topics;
+}
+
+/** Reads a topic from the beginning with a throw-away group until `enough` says so or the time is up. */
+export async function readTopic(
+  topic: string,
+  enough: (messages: readonly ReceivedMessage[]) => boolean,
+  options: { timeoutMs?: number; brokers?: string[] } = {},
+): Promise<ReceivedMessage[]> {
+  const transport = new KafkajsTransport({ brokers: options.brokers ?? env.brokers });
+  const messages: ReceivedMessage[] = [];
+  let wake = () => {};
+  const done = new Promise<void>((resolve) => (wake = resolve));
+  const subscription = await transport.subscribe({
+    group: `reader-${uniqueId()}`,
+    topics: [topic],
+    onBatch: (batch) => {
+      messages.push(...batch.messages);
+      if (enough(messages)) wake();
+      return Promise.resolve();
+    },
+  });
+  const timer = setTimeout(wake, options.timeoutMs ?? 30_000);
+  if (enough(messages)) wake();
+  await done;
+  clearTimeout(timer);
+  await subscription.close();
+  await transport.close();
+  return messages;
+}
+
+/** Polls `probe` until it returns a value that satisfies `ok`, or fails with the last value. */
+export async function eventually<T>(
+  probe: () => Promise<T>,
+  ok: (value: T) => boolean,
+  options: { timeoutMs?: number; intervalMs?: number; what?: string } = {},
+): Promise<T> {
+  const deadline = Date.now() + (options.timeoutMs ?? 30_000);
+  let last: T;
+  do {
+    last = await probe();
+    if (ok(last)) return last;
+    await new Promise((r) => setTimeout(r, options.intervalMs ?? 100));
+  } while (Date.now() < deadline);
+  throw new Error(`timed out waiting for ${options.what ?? "condition"}; last value: ${JSON.stringify(last)}`);
+}
+
+/** The repository root (for spawning the processes). */
+export const repoRoot = new URL("../", import.meta.url).pathname;
+
+/** Starts `deno run -A bin/<name>.ts` with extra env; output goes to a log file returned with the child. */
+export function spawnProcess(name: string, envVars: Record<string, string>) {
+  const logPath = Deno.makeTempFileSync({ prefix: `${name}-`, suffix: ".log" });
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", `bin/${name}.ts`],
+    cwd: repoRoot,
+    env: { LOG_FORMAT: "json", ...envVars },
+    stdout: "null",
+    stderr: "piped",
+  }).spawn();
+  const file = Deno.openSync(logPath, { write: true, append: true });
+  const piping = child.stderr.pipeTo(file.writable).catch(() => {});
+  return {
+    child,
+    logPath,
+    async log() {
+      return await Deno.readTextFile(logPath);
+    },
+    async stop(signal: Deno.Signal = "SIGTERM") {
+      try {
+        child.kill(signal);
+      } catch { /* already gone */ }
+      const status = await child.status;
+      await piping;
+      return status;
+    },
+  };
+}
