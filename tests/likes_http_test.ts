@@ -1,0 +1,141 @@
+import assert from "node:assert/strict";
+import { testDatabase } from "./helpers.ts";
+import { likesApi } from "./fixtures.ts";
+import { interactionUnitOfWork } from "../adapters/postgres/unit_of_work.ts";
+import { likeEnvelope } from "../application/interaction/like_event.ts";
+
+async function rowCounts(db: Awaited<ReturnType<typeof testDatabase>>) {
+  const [row] = await db.query<{ likes: number; outbox: number }>(
+    "select (select count(*)::int from likes) as likes, (select count(*)::int from outbox) as outbox",
+  );
+  return row;
+}
+
+Deno.test("bad like requests get a 4xx problem body and change nothing", async (t) => {
+  await using db = await testDatabase();
+  await using api = likesApi(db, "interaction-events");
+  const cases: { name: string; path: string; init: RequestInit; status: number; type: string }[] = [
+    {
+      name: "unknown target type",
+      path: "/photos/1/likes",
+      init: { method: "POST", headers: { "x-user-id": "1" } },
+      status: 404,
+      type: "urn:problem:unknown-target-type",
+    },
+    {
+      name: "non-numeric id",
+      path: "/videos/abc/likes",
+      init: { method: "POST", headers: { "x-user-id": "1" } },
+      status: 400,
+      type: "urn:problem:invalid-id",
+    },
+    {
+      name: "id beyond 64 bits",
+      path: "/videos/99999999999999999999/likes",
+      init: { method: "POST", headers: { "x-user-id": "1" } },
+      status: 400,
+      type: "urn:problem:invalid-id",
+    },
+    {
+      name: "missing user",
+      path: "/videos/1/likes",
+      init: { method: "POST" },
+      status: 401,
+      type: "urn:problem:unauthenticated",
+    },
+    {
+      name: "non-numeric user",
+      path: "/comments/1/likes",
+      init: { method: "DELETE", headers: { "x-user-id": "bob" } },
+      status: 400,
+      type: "urn:problem:invalid-user-id",
+    },
+    {
+      name: "malformed JSON",
+      path: "/likes",
+      init: { method: "POST", headers: { "x-user-id": "1", "content-type": "application/json" }, body: "{oops" },
+      status: 400,
+      type: "urn:problem:malformed-json",
+    },
+    {
+      name: "unknown action",
+      path: "/likes",
+      init: {
+        method: "POST",
+        headers: { "x-user-id": "1", "content-type": "application/json" },
+        body: JSON.stringify({ targetType: "video", targetId: 1, action: 3 }),
+      },
+      status: 400,
+      type: "urn:problem:validation",
+    },
+    {
+      name: "unknown route",
+      path: "/nowhere",
+      init: {},
+      status: 404,
+      type: "urn:problem:not-found",
+    },
+  ];
+  for (const c of cases) {
+    await t.step(c.name, async () => {
+      const response = await api.app.request(c.path, c.init);
+      assert.equal(response.status, c.status);
+      assert.equal(response.headers.get("content-type"), "application/problem+json");
+      const body = await response.json();
+      assert.equal(body.type, c.type);
+      assert.equal(body.status, c.status);
+      assert.equal(typeof body.title, "string");
+    });
+  }
+  assert.deepEqual(await rowCounts(db), { likes: 0, outbox: 0 });
+});
+
+Deno.test("POST /likes commits the like row and its LikeEvent outbox row together", async () => {
+  await using db = await testDatabase();
+  await using api = likesApi(db, "interaction-events");
+  const response = await api.app.request("/likes", {
+    method: "POST",
+    headers: { "x-user-id": "9", "content-type": "application/json", "x-request-id": "req-123" },
+    body: JSON.stringify({ targetType: "comment", targetId: "77", action: 1 }),
+  });
+  assert.equal(response.status, 200);
+  const body = await response.json();
+  assert.equal(body.changed, true);
+
+  const rows = await db.query<{ topic: string; key: string; value: string; headers: Record<string, string> }>(
+    "select topic, key, value, headers from outbox",
+  );
+  assert.equal(rows.length, 1);
+  assert.equal(rows[0].topic, "interaction-events");
+  assert.equal(rows[0].key, "comment:77");
+  const envelope = JSON.parse(rows[0].value);
+  assert.equal(envelope.eventId, body.eventId);
+  assert.equal(envelope.eventType, "LikeEvent");
+  assert.equal(envelope.payload.commentId, "77");
+  assert.equal(envelope.payload.userId, "9");
+  assert.equal(envelope.payload.action, 1);
+  assert.equal(envelope.headers["x-request-id"], "req-123");
+  assert.equal(rows[0].headers["event-id"], body.eventId);
+
+  // the same like again is a no-op: no second row, no second event
+  const again = await api.app.request("/comments/77/likes", { method: "POST", headers: { "x-user-id": "9" } });
+  assert.equal((await again.json()).changed, false);
+  assert.deepEqual(await rowCounts(db), { likes: 1, outbox: 1 });
+});
+
+Deno.test("a rolled-back transaction leaves neither the like nor its event", async () => {
+  await using db = await testDatabase();
+  const unitOfWork = interactionUnitOfWork(db);
+  const target = { type: "video" as const, id: "5" };
+  await assert.rejects(
+    unitOfWork.inTransaction(async (tx) => {
+      await tx.likes.add("3", target, new Date());
+      await tx.outbox.append("interaction-events", [
+        likeEnvelope({ type: "LikeAdded", userId: "3", target, action: 1, at: new Date() }),
+      ]);
+      throw new Error("boom after the outbox write");
+    }),
+    /boom/,
+  );
+  assert.deepEqual(await rowCounts(db), { likes: 0, outbox: 0 });
+});
