@@ -2,7 +2,10 @@
 import { z } from "zod";
 import type { LogLevel } from "../adapters/log/logger.ts";
 
-const int = (fallback: number, min = 0) => z.coerce.number().int().min(min).default(fallback);
+const int = (fallback: number, min = 0, max = Number.MAX_SAFE_INTEGER) =>
+  z.string().regex(/^[0-9]+$/, "must be a whole number").transform(Number).pipe(z.number().min(min).max(max))
+    .default(fallback);
+const port = (fallback: number) => int(fallback, 0, 65535);
 
 const postgresUrl = z.string().refine((value) => {
   try {
@@ -21,22 +24,26 @@ const redisUrl = z.string().refine((value) => {
 }, "must be a redis:// URL, e.g. redis://127.0.0.1:6379");
 
 const brokers = z.string().transform((value) => value.split(",").map((b) => b.trim()).filter(Boolean)).refine(
-  (list) => list.length > 0 && list.every((b) => /^[A-Za-z0-9.\-_]+:[0-9]{1,5}$/.test(b)),
+  (list) =>
+    list.length > 0 &&
+    list.every((b) => /^[A-Za-z0-9.\-_]+:[0-9]{1,5}$/.test(b) && Number(b.split(":")[1]) <= 65535),
   "must be a comma-separated list of host:port, e.g. 127.0.0.1:9092",
 );
 
 /** Every environment variable the processes read, with its default. */
 export const configSchema = z.object({
   DATABASE_URL: postgresUrl.default("postgres://postgres@127.0.0.1:5432/postgres"),
-  DATABASE_SCHEMA: z.string().regex(/^[a-z_][a-z0-9_]*$/, "must be a lower-case SQL identifier").default("public"),
+  DATABASE_SCHEMA: z.string().regex(/^[a-z_][a-z0-9_]*$/, "must be a lower-case SQL identifier").default(
+    "public",
+  ),
   DATABASE_POOL: int(10, 1),
   REDIS_URL: redisUrl.default("redis://127.0.0.1:6379"),
   KAFKA_BROKERS: brokers.default(["127.0.0.1:9092"]),
   NAME_PREFIX: z.string().regex(/^[A-Za-z0-9._-]*$/, "letters, digits, '.', '_' and '-' only").default(""),
   TOPIC_PARTITIONS: int(6, 1),
   TOPIC_REPLICATION_FACTOR: int(1, 1),
-  PORT: int(8080, 0),
-  METRICS_PORT: int(0, 0),
+  PORT: port(8080),
+  METRICS_PORT: port(0),
   OUTBOX_BUCKETS: int(64, 1),
   RELAY_BATCH_SIZE: int(500, 1),
   RELAY_CONCURRENCY: int(4, 1),
@@ -45,7 +52,9 @@ export const configSchema = z.object({
   BATCH_FLUSH_MS: int(5000, 1),
   RETRY_MAX: int(3, 0),
   RETRY_BASE_MS: int(1000, 0),
-  RETRY_FACTOR: z.coerce.number().min(1).default(2),
+  RETRY_FACTOR: z.string().regex(/^[0-9]+(\.[0-9]+)?$/, "must be a number").transform(Number).pipe(
+    z.number().min(1),
+  ).default(2),
   INBOX_RETENTION_HOURS: int(168, 1),
   LOG_LEVEL: z.enum(["debug", "info", "warn", "error"]).default("info"),
   LOG_FORMAT: z.enum(["json", "pretty"]).optional(),
@@ -61,7 +70,9 @@ export class ConfigError extends Error {
 
 /** Reads and validates the environment; throws ConfigError naming every bad variable. */
 export function loadConfig(env: Record<string, string | undefined> = Deno.env.toObject()): Config {
-  const present = Object.fromEntries(Object.entries(env).filter(([, value]) => value !== undefined && value !== ""));
+  const present = Object.fromEntries(
+    Object.entries(env).filter(([, value]) => value !== undefined && value !== ""),
+  );
   const parsed = configSchema.safeParse(present);
   if (!parsed.success) {
     const lines = parsed.error.issues.map((issue) =>

@@ -6,7 +6,9 @@ const { config, logger } = boot("migrate");
 const db = await openDatabase(config);
 try {
   const applied = await migrate(db, (version) => logger.info("migration applied", { version }));
-  logger.info(applied.length ? "database migrated" : "database already up to date", { applied: applied.length });
+  logger.info(applied.length ? "database migrated" : "database already up to date", {
+    applied: applied.length,
+  });
 } finally {
   await db.close();
 }

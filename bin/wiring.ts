@@ -12,7 +12,10 @@ import { type Config, ConfigError, loadConfig, names } from "./config.ts";
 export function boot(process: string): { config: Config; logger: Logger } {
   try {
     const config = loadConfig();
-    return { config, logger: consoleLogger({ level: config.LOG_LEVEL, format: config.LOG_FORMAT, base: { process } }) };
+    return {
+      config,
+      logger: consoleLogger({ level: config.LOG_LEVEL, format: config.LOG_FORMAT, base: { process } }),
+    };
   } catch (error) {
     if (error instanceof ConfigError) {
       console.error(error.message);
@@ -54,12 +57,18 @@ export async function ensureTopics(config: Config, logger: Logger): Promise<void
 
 /** The Redis client; commands fail fast while Redis is down instead of queueing forever. */
 export function openRedis(config: Config): Redis {
-  return new Redis(config.REDIS_URL, { maxRetriesPerRequest: 1, enableOfflineQueue: true, lazyConnect: false });
+  return new Redis(config.REDIS_URL, {
+    maxRetriesPerRequest: 1,
+    enableOfflineQueue: true,
+    lazyConnect: false,
+  });
 }
 
 /** Resolves on the first SIGINT or SIGTERM. */
 export function shutdownSignal(): Promise<string> {
   return new Promise((resolve) => {
-    for (const signal of ["SIGINT", "SIGTERM"] as const) Deno.addSignalListener(signal, () => resolve(signal));
+    for (const signal of ["SIGINT", "SIGTERM"] as const) {
+      Deno.addSignalListener(signal, () => resolve(signal));
+    }
   });
 }

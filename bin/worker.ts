@@ -23,7 +23,12 @@ const consumers = [
     subscriber: transport,
     unitOfWork: likeProjectionUnitOfWork(db),
     deadLetters: transport,
-    retry: { maxRetries: config.RETRY_MAX, baseDelayMs: config.RETRY_BASE_MS, factor: config.RETRY_FACTOR, maxDelayMs: 30_000 },
+    retry: {
+      maxRetries: config.RETRY_MAX,
+      baseDelayMs: config.RETRY_BASE_MS,
+      factor: config.RETRY_FACTOR,
+      maxDelayMs: 30_000,
+    },
     batch: { maxSize: config.BATCH_SIZE, flushEveryMs: config.BATCH_FLUSH_MS },
     isTransient: isTransientDatabaseError,
     logger,

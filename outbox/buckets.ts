@@ -15,7 +15,13 @@ export function bucketOf(key: string, count = defaultBucketCount): number {
 
 /** The Kafka headers an envelope travels with, besides its own trace headers. */
 export function envelopeHeaders(
-  envelope: { eventId: string; eventType: string; version: number; aggregateType: string; headers: Record<string, string> },
+  envelope: {
+    eventId: string;
+    eventType: string;
+    version: number;
+    aggregateType: string;
+    headers: Record<string, string>;
+  },
 ): Record<string, string> {
   return {
     ...envelope.headers,

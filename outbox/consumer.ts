@@ -92,13 +92,20 @@ export async function startConsumer<Tx extends { readonly inbox: InboxStore }>(
       attempts,
       error: String(error),
     });
-    await sendToDeadLetter(options.deadLetters, message, { consumer: group, error, attempts, failedAt: new Date() });
+    await sendToDeadLetter(options.deadLetters, message, {
+      consumer: group,
+      error,
+      attempts,
+      failedAt: new Date(),
+    });
     observer.deadLettered?.(group, message.topic);
   }
 
   async function applyOnce(items: readonly Item[]): Promise<void> {
     const unique = new Map<string, Envelope>();
-    for (const { envelope } of items) if (!unique.has(envelope.eventId)) unique.set(envelope.eventId, envelope);
+    for (const { envelope } of items) {
+      if (!unique.has(envelope.eventId)) unique.set(envelope.eventId, envelope);
+    }
     const started = performance.now();
     const { applied, afterCommit } = await options.unitOfWork.inTransaction(async (tx) => {
       const fresh = await tx.inbox.claim(group, [...unique.keys()]);
@@ -107,7 +114,9 @@ export async function startConsumer<Tx extends { readonly inbox: InboxStore }>(
       return { applied: events.length, afterCommit };
     });
     if (afterCommit) {
-      await afterCommit().catch((error) => logger.warn("after-commit work failed", { group, error: String(error) }));
+      await afterCommit().catch((error) =>
+        logger.warn("after-commit work failed", { group, error: String(error) })
+      );
     }
     observer.processed?.(group, applied);
     if (items.length > applied) observer.duplicates?.(group, items.length - applied);
@@ -189,7 +198,9 @@ export async function startConsumer<Tx extends { readonly inbox: InboxStore }>(
         await commit(nextPositions(entries.map((entry) => entry.message)));
       },
       onTimerError: (error) => {
-        if (!(error instanceof StoppingError)) logger.error("batch flush failed", { group, error: String(error) });
+        if (!(error instanceof StoppingError)) {
+          logger.error("batch flush failed", { group, error: String(error) });
+        }
       },
     })
     : undefined;

@@ -40,10 +40,12 @@ export function startRelay(options: RelayOptions): RunningRelay {
   const batchSize = options.batchSize ?? 500;
   const backoff = options.backoff ?? { maxRetries: 0, baseDelayMs: 250, factor: 2, maxDelayMs: 30_000 };
   const stopping = new AbortController();
+  let publishedTotal = 0;
 
   async function publish(rows: Parameters<Parameters<OutboxSource["drain"]>[1]>[0]): Promise<void> {
     const started = performance.now();
     await options.publisher.publish(rows);
+    publishedTotal += rows.length;
     observer.published?.(rows.length, (performance.now() - started) / 1000);
   }
 
@@ -78,7 +80,7 @@ export function startRelay(options: RelayOptions): RunningRelay {
     async stop() {
       stopping.abort();
       await Promise.all(loops);
-      logger.info("relay stopped");
+      logger.info("relay stopped", { published: publishedTotal });
     },
   };
 }

@@ -13,7 +13,12 @@ export interface RetryPolicy {
 }
 
 /** The seed's policy: 3 retries, 1 s, doubling, capped at 30 s. */
-export const defaultRetryPolicy: RetryPolicy = { maxRetries: 3, baseDelayMs: 1000, factor: 2, maxDelayMs: 30_000 };
+export const defaultRetryPolicy: RetryPolicy = {
+  maxRetries: 3,
+  baseDelayMs: 1000,
+  factor: 2,
+  maxDelayMs: 30_000,
+};
 
 /** Delay before retry number `retry` (1-based). */
 export function backoffDelay(policy: RetryPolicy, retry: number): number {

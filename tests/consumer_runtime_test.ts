@@ -15,9 +15,21 @@ interface Payload {
   poison?: boolean;
 }
 
-function message(topic: string, key: string, payload: Payload): { envelope: Envelope<Payload>; wire: TransportMessage } {
-  const envelope = createEnvelope({ eventType: "TestHappened", aggregateType: "test", aggregateId: key, payload });
-  return { envelope, wire: { topic, key, value: JSON.stringify(envelope), headers: envelopeHeaders(envelope) } };
+function message(
+  topic: string,
+  key: string,
+  payload: Payload,
+): { envelope: Envelope<Payload>; wire: TransportMessage } {
+  const envelope = createEnvelope({
+    eventType: "TestHappened",
+    aggregateType: "test",
+    aggregateId: key,
+    payload,
+  });
+  return {
+    envelope,
+    wire: { topic, key, value: JSON.stringify(envelope), headers: envelopeHeaders(envelope) },
+  };
 }
 
 /** A consumer whose effect is a row in test_effects; it throws on events marked poison. */
@@ -26,7 +38,9 @@ async function effectConsumer(
   topic: string,
   options: { batch?: boolean; attempts: Map<string, number> },
 ) {
-  await db.exec("create table if not exists test_effects (event_id uuid not null, key text not null, seq int not null)");
+  await db.exec(
+    "create table if not exists test_effects (event_id uuid not null, key text not null, seq int not null)",
+  );
   const transport = new KafkajsTransport({ brokers: env.brokers });
   const consumer = await startConsumer({
     group: `${topic}.effects-${uniqueId()}`,
@@ -74,7 +88,10 @@ Deno.test("the same event delivered twice is applied once", async () => {
   await using _consumer = await effectConsumer(db, topic, { attempts: new Map() });
 
   const effects = await eventually(
-    () => db.query<{ event_id: string; n: number }>("select event_id::text, count(*)::int as n from test_effects group by 1"),
+    () =>
+      db.query<{ event_id: string; n: number }>(
+        "select event_id::text, count(*)::int as n from test_effects group by 1",
+      ),
     (rows) => rows.length === 2,
     { what: "both effects" },
   );
@@ -106,7 +123,10 @@ for (const batch of [false, true]) {
       { what: "the four good events" },
     );
     assert.deepEqual(applied.map((row) => row.seq), [1, 3, 4, 5]);
-    assert.ok((attempts.get(poison.envelope.eventId) ?? 0) >= 1 + fastRetry.maxRetries, "retried before giving up");
+    assert.ok(
+      (attempts.get(poison.envelope.eventId) ?? 0) >= 1 + fastRetry.maxRetries,
+      "retried before giving up",
+    );
 
     const dead = await readTopic(`${topic}.dlq`, (messages) => messages.length >= 1);
     assert.equal(dead.length, 1);
@@ -127,7 +147,9 @@ Deno.test("an undecodable message goes to the dead-letter topic without retries"
   await transport.publish([{ topic, key: "k", value: "{not json", headers: {} }, good.wire]);
   await transport.close();
   await using _consumer = await effectConsumer(db, topic, { attempts: new Map() });
-  await eventually(() => db.query("select 1 from test_effects"), (rows) => rows.length === 1, { what: "good event" });
+  await eventually(() => db.query("select 1 from test_effects"), (rows) => rows.length === 1, {
+    what: "good event",
+  });
   const dead = await readTopic(`${topic}.dlq`, (messages) => messages.length >= 1);
   assert.equal(dead[0].value, "{not json");
   assert.match(dead[0].headers["dlq-error"], /not JSON/);

@@ -18,6 +18,7 @@ export const fastRetry = { maxRetries: 3, baseDelayMs: 20, factor: 2, maxDelayMs
 
 /** The API app, the cache and Redis for one test's schema and topic. */
 export function likesApi(db: SqlDatabase & { schema: string }, topic: string) {
+  // The relays of tests listen on outbox_<schema>, as the processes do (bin/wiring.ts).
   const redis = new Redis(env.redisUrl, { maxRetriesPerRequest: 1 });
   const prefix = `test:${uniqueId()}:`;
   const cache = new RedisLikeCache(redis, { prefix });
@@ -47,16 +48,20 @@ export function likesApi(db: SqlDatabase & { schema: string }, topic: string) {
 }
 
 /** A relay over the test schema, publishing with kafkajs. */
-export async function relayFor(db: SqlDatabase & { schema: string }, options: { concurrency?: number } = {}) {
+export async function relayFor(
+  db: SqlDatabase & { schema: string },
+  options: { concurrency?: number; brokers?: string[]; maxBackoffMs?: number } = {},
+) {
   const source = new PostgresOutboxSource(db, { channel: `outbox_${db.schema}` });
   await source.listen();
-  const transport = new KafkajsTransport({ brokers: env.brokers });
+  const transport = new KafkajsTransport({ brokers: options.brokers ?? env.brokers });
   const relay = startRelay({
     source,
     publisher: transport,
     logger: testLogger,
     concurrency: options.concurrency ?? 2,
     pollIntervalMs: 200,
+    backoff: { maxRetries: 0, baseDelayMs: 100, factor: 2, maxDelayMs: options.maxBackoffMs ?? 30_000 },
   });
   return {
     source,

@@ -89,7 +89,9 @@ export async function eventually<T>(
     if (ok(last)) return last;
     await new Promise((r) => setTimeout(r, options.intervalMs ?? 100));
   } while (Date.now() < deadline);
-  throw new Error(`timed out waiting for ${options.what ?? "condition"}; last value: ${JSON.stringify(last)}`);
+  throw new Error(
+    `timed out waiting for ${options.what ?? "condition"}; last value: ${JSON.stringify(last)}`,
+  );
 }
 
 /** The repository root (for spawning the processes). */

@@ -32,7 +32,10 @@ Deno.test("a like travels API → outbox → relay → Kafka → like-persistenc
   // when the user likes again, then unlikes
   const again = await api.app.request("/videos/42/likes", { method: "POST", headers: { "x-user-id": "7" } });
   assert.equal((await again.json()).changed, false, "a repeated like changes nothing");
-  const unliked = await api.app.request("/videos/42/likes", { method: "DELETE", headers: { "x-user-id": "7" } });
+  const unliked = await api.app.request("/videos/42/likes", {
+    method: "DELETE",
+    headers: { "x-user-id": "7" },
+  });
   assert.equal((await unliked.json()).changed, true);
 
   // then the projection returns to 0 and one inbox row exists per event (two events in all)

@@ -53,7 +53,11 @@ Deno.test("bad like requests get a 4xx problem body and change nothing", async (
     {
       name: "malformed JSON",
       path: "/likes",
-      init: { method: "POST", headers: { "x-user-id": "1", "content-type": "application/json" }, body: "{oops" },
+      init: {
+        method: "POST",
+        headers: { "x-user-id": "1", "content-type": "application/json" },
+        body: "{oops",
+      },
       status: 400,
       type: "urn:problem:malformed-json",
     },
@@ -118,7 +122,10 @@ Deno.test("POST /likes commits the like row and its LikeEvent outbox row togethe
   assert.equal(rows[0].headers["event-id"], body.eventId);
 
   // the same like again is a no-op: no second row, no second event
-  const again = await api.app.request("/comments/77/likes", { method: "POST", headers: { "x-user-id": "9" } });
+  const again = await api.app.request("/comments/77/likes", {
+    method: "POST",
+    headers: { "x-user-id": "9" },
+  });
   assert.equal((await again.json()).changed, false);
   assert.deepEqual(await rowCounts(db), { likes: 1, outbox: 1 });
 });

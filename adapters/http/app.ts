@@ -17,22 +17,24 @@ export interface AppDeps {
 
 /** Runs readiness checks; each reports status and latency. */
 export async function readiness(checks: Readonly<Record<string, ReadinessCheck>>) {
-  const results = await Promise.all(Object.entries(checks).map(async ([name, check]) => {
-    const started = performance.now();
-    try {
-      await Promise.race([
-        check(),
-        new Promise((_, reject) => setTimeout(() => reject(new Error("timed out after 3 s")), 3000)),
-      ]);
-      return [name, { status: "up", latencyMs: Math.round(performance.now() - started) }] as const;
-    } catch (error) {
-      return [name, {
-        status: "down",
-        latencyMs: Math.round(performance.now() - started),
-        error: String(error),
-      }] as const;
-    }
-  }));
+  const results = await Promise.all(
+    Object.entries(checks).map(async ([name, check]) => {
+      const started = performance.now();
+      try {
+        await Promise.race([
+          check(),
+          new Promise((_, reject) => setTimeout(() => reject(new Error("timed out after 3 s")), 3000)),
+        ]);
+        return [name, { status: "up", latencyMs: Math.round(performance.now() - started) }] as const;
+      } catch (error) {
+        return [name, {
+          status: "down",
+          latencyMs: Math.round(performance.now() - started),
+          error: String(error),
+        }] as const;
+      }
+    }),
+  );
   const ready = results.every(([, result]) => result.status === "up");
   return { ready, body: { status: ready ? "ready" : "not ready", checks: Object.fromEntries(results) } };
 }

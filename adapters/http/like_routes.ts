@@ -24,9 +24,18 @@ const likeBody = z.object({
 
 function targetFrom(rawType: string, rawId: unknown): LikeTarget {
   const type = parseTargetType(rawType);
-  if (!type) problem(404, "unknown-target-type", "unknown target type", `"${rawType}" cannot be liked; use videos or comments`);
+  if (!type) {
+    problem(
+      404,
+      "unknown-target-type",
+      "unknown target type",
+      `"${rawType}" cannot be liked; use videos or comments`,
+    );
+  }
   const id = parseId(rawId);
-  if (!id) problem(400, "invalid-id", "invalid id", `${type} id must be a positive 64-bit integer, got "${rawId}"`);
+  if (!id) {
+    problem(400, "invalid-id", "invalid id", `${type} id must be a positive 64-bit integer, got "${rawId}"`);
+  }
   return { type, id };
 }
 
@@ -65,7 +74,12 @@ export function likeRoutes(deps: LikeRoutesDeps): Hono {
       });
     }
     const target = targetFrom(parsed.data.targetType, parsed.data.targetId);
-    const result = await setLike(deps, { userId, target, action: parsed.data.action, headers: traceHeaders(c) });
+    const result = await setLike(deps, {
+      userId,
+      target,
+      action: parsed.data.action,
+      headers: traceHeaders(c),
+    });
     return c.json({ ...result, target });
   });
 

@@ -21,7 +21,13 @@ export function problem(
   detail?: string,
   extensions: Record<string, unknown> = {},
 ): never {
-  const body: Problem = { type: `urn:problem:${slug}`, title, status, ...(detail ? { detail } : {}), ...extensions };
+  const body: Problem = {
+    type: `urn:problem:${slug}`,
+    title,
+    status,
+    ...(detail ? { detail } : {}),
+    ...extensions,
+  };
   throw new HTTPException(status, {
     res: new Response(JSON.stringify(body), {
       status,
@@ -31,12 +37,20 @@ export function problem(
 }
 
 /** Maps anything thrown to a problem response; unexpected errors become a 500 without internals. */
-export function problemResponse(error: unknown, c: Context, onUnexpected: (error: unknown) => void): Response {
+export function problemResponse(
+  error: unknown,
+  c: Context,
+  onUnexpected: (error: unknown) => void,
+): Response {
   if (error instanceof HTTPException) {
     const response = error.getResponse();
     if (response.headers.get("content-type")?.includes("problem+json")) return response;
     return c.body(
-      JSON.stringify({ type: "urn:problem:http", title: error.message || "request failed", status: error.status }),
+      JSON.stringify({
+        type: "urn:problem:http",
+        title: error.message || "request failed",
+        status: error.status,
+      }),
       error.status,
       { "content-type": "application/problem+json" },
     );

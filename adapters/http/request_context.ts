@@ -10,7 +10,9 @@ export function currentUser(c: Context): string {
     problem(401, "unauthenticated", "authentication required", "send the user id in the X-User-Id header");
   }
   const userId = parseId(raw);
-  if (!userId) problem(400, "invalid-user-id", "invalid user id", `X-User-Id must be a positive integer, got "${raw}"`);
+  if (!userId) {
+    problem(400, "invalid-user-id", "invalid user id", `X-User-Id must be a positive integer, got "${raw}"`);
+  }
   return userId;
 }
 

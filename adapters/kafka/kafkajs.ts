@@ -118,7 +118,12 @@ export class KafkajsTransport implements Publisher, Subscriber {
       sessionTimeout: 30_000,
       heartbeatInterval: 3000,
       maxWaitTimeInMs: 250,
-      retry: { initialRetryTime: 300, retries: 10, maxRetryTime: 10_000, restartOnFailure: () => Promise.resolve(true) },
+      retry: {
+        initialRetryTime: 300,
+        retries: 10,
+        maxRetryTime: 10_000,
+        restartOnFailure: () => Promise.resolve(true),
+      },
     });
     this.#consumers.add(consumer);
     const joined = new Promise<void>((resolve) => {
@@ -153,7 +158,9 @@ export class KafkajsTransport implements Publisher, Subscriber {
         const messages: ReceivedMessage[] = batch.messages.map((message) => {
           const headers: Record<string, string> = {};
           for (const [name, value] of Object.entries(message.headers ?? {})) {
-            headers[name] = Array.isArray(value) ? text(value[0]) : text(value as Buffer | string | undefined);
+            headers[name] = Array.isArray(value)
+              ? text(value[0])
+              : text(value as Buffer | string | undefined);
           }
           return {
             topic: batch.topic,
@@ -164,7 +171,10 @@ export class KafkajsTransport implements Publisher, Subscriber {
             headers,
           };
         });
-        await options.onBatch({ topic: batch.topic, partition: batch.partition, messages, heartbeat }, subscription);
+        await options.onBatch(
+          { topic: batch.topic, partition: batch.partition, messages, heartbeat },
+          subscription,
+        );
       },
     });
     await joined;

@@ -68,6 +68,9 @@ export class PostgresLikeCountStore implements LikeCountStore {
        returning target_type, target_id::text as target_id, count::text as count`,
       [deltas.map((d) => d.target.type), deltas.map((d) => d.target.id), deltas.map((d) => d.delta)],
     );
-    return rows.map((row) => ({ target: { type: row.target_type, id: row.target_id }, count: Number(row.count) }));
+    return rows.map((row) => ({
+      target: { type: row.target_type, id: row.target_id },
+      count: Number(row.count),
+    }));
   }
 }

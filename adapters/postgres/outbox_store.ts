@@ -165,7 +165,7 @@ export class PostgresOutboxSource implements OutboxSource {
       if (locked.length === 0) return 0;
       const rows = await tx.query<Row>(
         `select id::text as id, topic, key, value, headers, created_at from outbox
-         where bucket = any($1::int[]) order by id limit $2`,
+         where bucket = any($1::int[]) order by outbox.id limit $2`,
         [locked.map((row) => row.bucket), limit],
       );
       if (rows.length === 0) return 0;

@@ -15,7 +15,9 @@ type Sql = postgres.Sql | postgres.TransactionSql;
 function client(sql: Sql): SqlClient {
   return {
     query: <T>(text: string, params: readonly unknown[] = []) =>
-      sql.unsafe(text, params as postgres.ParameterOrJSON<never>[], { prepare: true }) as unknown as Promise<T[]>,
+      sql.unsafe(text, params as postgres.ParameterOrJSON<never>[], { prepare: true }) as unknown as Promise<
+        T[]
+      >,
     transaction: (work) => work(client(sql)),
   };
 }

@@ -12,10 +12,16 @@ export function sqlUnitOfWork<Tx>(db: SqlClient, bind: (tx: SqlClient) => Tx): U
 
 /** The interaction context's write transaction: like rows and the outbox. */
 export function interactionUnitOfWork(db: SqlClient, outbox: OutboxSettings = {}): UnitOfWork<InteractionTx> {
-  return sqlUnitOfWork(db, (tx) => ({ likes: new PostgresLikeStore(tx), outbox: new PostgresOutboxWriter(tx, outbox) }));
+  return sqlUnitOfWork(
+    db,
+    (tx) => ({ likes: new PostgresLikeStore(tx), outbox: new PostgresOutboxWriter(tx, outbox) }),
+  );
 }
 
 /** The like projection consumer's transaction: counts and the inbox. */
 export function likeProjectionUnitOfWork(db: SqlClient): UnitOfWork<LikeProjectionTx> {
-  return sqlUnitOfWork(db, (tx) => ({ likeCounts: new PostgresLikeCountStore(tx), inbox: new PostgresInboxStore(tx) }));
+  return sqlUnitOfWork(
+    db,
+    (tx) => ({ likeCounts: new PostgresLikeCountStore(tx), inbox: new PostgresInboxStore(tx) }),
+  );
 }

@@ -56,7 +56,9 @@ export class RedisLikeCache implements LikeCache {
   async setCounts(counts: readonly TargetCount[]): Promise<void> {
     if (counts.length === 0) return;
     const pipeline = this.#redis.pipeline();
-    for (const { target, count } of counts) pipeline.set(this.#countKey(target), String(count), "EX", this.#ttlSeconds);
+    for (const { target, count } of counts) {
+      pipeline.set(this.#countKey(target), String(count), "EX", this.#ttlSeconds);
+    }
     await pipeline.exec();
   }
 }

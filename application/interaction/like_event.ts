@@ -1,9 +1,15 @@
 /** LikeEvent: the seed's event on `interaction-events`, as the outbox records it. */
 import { z } from "zod";
-import { LikeAction, type LikeTarget, type LikeToggled, targetKey } from "../../domain/interaction/like.ts";
+import {
+  LikeAction,
+  type LikeTarget,
+  type LikeToggled,
+  parseId,
+  targetKey,
+} from "../../domain/interaction/like.ts";
 import { createEnvelope, type Envelope, type EventDefinition } from "../../outbox/envelope.ts";
 
-const id = z.string().regex(/^[1-9][0-9]{0,18}$/);
+const id = z.string().refine((value) => parseId(value) === value, "must be a positive 64-bit integer");
 
 /** Payload schema: the seed's fields (eventId, eventType, timestamp, userId, videoId|commentId, action). */
 const likePayload = z.object({
@@ -16,13 +22,20 @@ const likePayload = z.object({
   videoId: id.optional(),
   commentId: id.optional(),
   action: z.union([z.literal(LikeAction.like), z.literal(LikeAction.unlike)]),
-});
+}).refine(
+  (p) => (p.targetType === "video" ? p.videoId : p.commentId) === p.targetId,
+  "videoId or commentId must match targetType and targetId",
+);
 
 /** The payload of a LikeEvent. */
 export type LikePayload = z.infer<typeof likePayload>;
 
 /** LikeEvent, version 1. */
-export const likeEvent: EventDefinition<LikePayload> = { eventType: "LikeEvent", version: 1, payload: likePayload };
+export const likeEvent: EventDefinition<LikePayload> = {
+  eventType: "LikeEvent",
+  version: 1,
+  payload: likePayload,
+};
 
 /** Wraps a domain fact in an envelope keyed by its target. */
 export function likeEnvelope(fact: LikeToggled, headers: Record<string, string> = {}): Envelope<LikePayload> {

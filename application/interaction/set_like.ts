@@ -1,5 +1,10 @@
 /** Use case: like or unlike a target. The like row and its LikeEvent commit together or not at all. */
-import { decideLike, type LikeActionCode, LikeAction, type LikeTarget } from "../../domain/interaction/like.ts";
+import {
+  decideLike,
+  LikeAction,
+  type LikeActionCode,
+  type LikeTarget,
+} from "../../domain/interaction/like.ts";
 import type { Clock, Logger, UnitOfWork } from "../ports.ts";
 import { likeEnvelope } from "./like_event.ts";
 import type { InteractionTx, LikeCache } from "./ports.ts";
@@ -38,7 +43,9 @@ export async function setLike(deps: SetLikeDeps, request: SetLikeRequest): Promi
     const likedNow = await tx.likes.isLiked(userId, target);
     const decision = decideLike({ userId, target, action, at: deps.clock.now() }, likedNow);
     if (!decision.ok) return { liked: likedNow, changed: false };
-    const saved = wanted ? await tx.likes.add(userId, target, decision.event.at) : await tx.likes.remove(userId, target);
+    const saved = wanted
+      ? await tx.likes.add(userId, target, decision.event.at)
+      : await tx.likes.remove(userId, target);
     if (!saved) return { liked: wanted, changed: false }; // a concurrent request made the same change
     const envelope = likeEnvelope(decision.event, request.headers);
     await tx.outbox.append(deps.topic, [envelope]);

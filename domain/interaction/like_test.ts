@@ -36,7 +36,8 @@ Deno.test("parseId rejects zero, a leading zero and a negative number", () => {
 Deno.test("parseId rejects non-numeric text and other values", () => {
   // given values that are not digits
   // when they are parsed, then none is accepted
-  for (const raw of ["abc", "12a", "4 2", " 42", "42 ", "", "1e3", "4.2", null, undefined, {}, ["42"], true]) {
+  const notIds = ["abc", "12a", "4 2", " 42", "42 ", "", "1e3", "4.2", null, undefined, {}, ["42"], true];
+  for (const raw of notIds) {
     assert.equal(parseId(raw), undefined, `parseId(${JSON.stringify(raw)})`);
   }
 });
@@ -146,7 +147,10 @@ Deno.test("countDeltas folds several events on a hot target into one delta", () 
 
 Deno.test("countDeltas keeps an entry with delta 0 when a like and an unlike cancel out", () => {
   // given a like then an unlike of the same video
-  const events = [{ target: video42, action: LikeAction.like }, { target: video42, action: LikeAction.unlike }];
+  const events = [
+    { target: video42, action: LikeAction.like },
+    { target: video42, action: LikeAction.unlike },
+  ];
 
   // when they are folded
   // then the target is still listed, with a zero change
@@ -176,6 +180,7 @@ Deno.test("countDeltas keeps distinct targets apart, including a video and a com
 });
 
 Deno.test("countDeltas of no events is empty", () => {
+  // given no events, when folded, then there is no delta
   assert.deepEqual(countDeltas([]), []);
 });
 

@@ -1,0 +1,117 @@
+import assert from "node:assert/strict";
+import { ConfigError, loadConfig, names } from "./config.ts";
+
+/** Asserts that loading `env` throws a ConfigError whose message matches every pattern. */
+function assertConfigError(env: Record<string, string | undefined>, ...patterns: RegExp[]): void {
+  assert.throws(() => loadConfig(env), (error) => {
+    assert.ok(error instanceof ConfigError, `expected ConfigError, got ${error}`);
+    assert.equal(error.name, "ConfigError");
+    for (const pattern of patterns) assert.match(error.message, pattern);
+    return true;
+  });
+}
+
+Deno.test("an empty environment gives the developer-machine defaults", () => {
+  // given no environment variables
+  // when the configuration is loaded
+  const config = loadConfig({});
+
+  // then the seed's defaults apply
+  assert.equal(config.DATABASE_URL, "postgres://postgres@127.0.0.1:5432/postgres");
+  assert.deepEqual(config.KAFKA_BROKERS, ["127.0.0.1:9092"]);
+  assert.equal(config.BATCH_SIZE, 100);
+  assert.equal(config.BATCH_FLUSH_MS, 5000);
+  assert.equal(config.RETRY_MAX, 3);
+  assert.equal(config.RETRY_BASE_MS, 1000);
+  assert.equal(config.RETRY_FACTOR, 2);
+  assert.equal(config.NAME_PREFIX, "");
+  assert.equal(config.LOG_LEVEL, "info");
+});
+
+Deno.test("empty and undefined variables count as unset", () => {
+  // given variables set to "" or undefined
+  // when the configuration is loaded, then the defaults apply
+  const config = loadConfig({ BATCH_SIZE: "", DATABASE_URL: undefined, KAFKA_BROKERS: "" });
+  assert.equal(config.BATCH_SIZE, 100);
+  assert.equal(config.DATABASE_URL, "postgres://postgres@127.0.0.1:5432/postgres");
+  assert.deepEqual(config.KAFKA_BROKERS, ["127.0.0.1:9092"]);
+});
+
+Deno.test("set variables are parsed: numbers from text, brokers split on commas", () => {
+  // given values for several variables
+  const config = loadConfig({
+    DATABASE_URL: "postgresql://app:secret@db.internal:6543/likes",
+    KAFKA_BROKERS: "kafka-1:9092, kafka-2:9093,,",
+    BATCH_SIZE: "250",
+    BATCH_FLUSH_MS: "20",
+    RETRY_MAX: "0",
+    RETRY_FACTOR: "1.5",
+  });
+
+  // then they are typed and trimmed
+  assert.equal(config.DATABASE_URL, "postgresql://app:secret@db.internal:6543/likes");
+  assert.deepEqual(config.KAFKA_BROKERS, ["kafka-1:9092", "kafka-2:9093"]);
+  assert.equal(config.BATCH_SIZE, 250);
+  assert.equal(config.BATCH_FLUSH_MS, 20);
+  assert.equal(config.RETRY_MAX, 0);
+  assert.equal(config.RETRY_FACTOR, 1.5);
+});
+
+Deno.test("a DATABASE_URL that is not a postgres URL is a ConfigError naming DATABASE_URL", () => {
+  // given nonsense, and a URL of another scheme
+  // when loaded, then the error names the variable and its value
+  assertConfigError({ DATABASE_URL: "nonsense" }, /DATABASE_URL="nonsense"/, /postgres:\/\//);
+  assertConfigError({ DATABASE_URL: "mysql://root@localhost/db" }, /DATABASE_URL/);
+});
+
+Deno.test("bad KAFKA_BROKERS are a ConfigError naming KAFKA_BROKERS", () => {
+  // given broker lists without ports, with a bad port or with a URL scheme
+  for (const value of ["localhost", "localhost:abc", "kafka://localhost:9092", "a:1;b:2", ","]) {
+    // when loaded, then the error names the variable and shows the expected form
+    assertConfigError({ KAFKA_BROKERS: value }, /KAFKA_BROKERS=/, /host:port/);
+  }
+});
+
+Deno.test("a non-numeric or out-of-range BATCH_SIZE is a ConfigError naming BATCH_SIZE", () => {
+  // given sizes that are not positive integers
+  for (const value of ["many", "1.5", "0", "-1"]) {
+    // when loaded, then the error names the variable and its value
+    assertConfigError({ BATCH_SIZE: value }, new RegExp(`BATCH_SIZE=${JSON.stringify(value)}`));
+  }
+});
+
+Deno.test("every bad variable is named in one error", () => {
+  // given two bad variables and a good one
+  // when loaded, then both bad ones are named, the good one is not
+  assertConfigError(
+    { DATABASE_URL: "nonsense", BATCH_SIZE: "many", RETRY_MAX: "5" },
+    /DATABASE_URL/,
+    /BATCH_SIZE/,
+  );
+  assert.throws(() => loadConfig({ BATCH_SIZE: "many", RETRY_MAX: "5" }), (error: Error) => {
+    assert.doesNotMatch(error.message, /RETRY_MAX/);
+    return true;
+  });
+});
+
+Deno.test("names() prefixes the topic and the consumer group with NAME_PREFIX", () => {
+  // given a prefix "x"
+  // when the names are made, then they are prefixed with "x."
+  assert.deepEqual(names(loadConfig({ NAME_PREFIX: "x" })), {
+    interactionTopic: "x.interaction-events",
+    likePersistenceGroup: "x.like-persistence-group",
+  });
+});
+
+Deno.test("names() without a prefix gives the seed's plain names", () => {
+  // given no prefix
+  // when the names are made, then they have no leading dot
+  assert.deepEqual(names(loadConfig({})), {
+    interactionTopic: "interaction-events",
+    likePersistenceGroup: "like-persistence-group",
+  });
+});
+
+Deno.test("a NAME_PREFIX with characters Kafka does not allow is a ConfigError", () => {
+  assertConfigError({ NAME_PREFIX: "my env/1" }, /NAME_PREFIX/);
+});
