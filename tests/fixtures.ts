@@ -78,9 +78,9 @@ export async function likeConsumerFor(
   db: SqlDatabase,
   topic: string,
   cache: RedisLikeCache,
-  options: { flushEveryMs?: number; maxSize?: number } = {},
+  options: { flushEveryMs?: number; maxSize?: number; brokers?: string[] } = {},
 ) {
-  const transport = new KafkajsTransport({ brokers: env.brokers });
+  const transport = new KafkajsTransport({ brokers: options.brokers ?? env.brokers });
   const consumer = await startConsumer({
     group: `${topic}.like-persistence-group`,
     topics: [topic],

@@ -125,3 +125,17 @@ export function spawnProcess(name: string, envVars: Record<string, string>) {
     },
   };
 }
+
+/** Runs `deploy/kafka.sh <command>` for the broker on `port` (tests that stop a broker use their own). */
+export async function kafkaControl(command: "start" | "stop" | "kill" | "reset", port: number): Promise<void> {
+  const output = await new Deno.Command("bash", {
+    args: [`${repoRoot}deploy/kafka.sh`, command],
+    env: { KAFKA_PORT: String(port) },
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  if (!output.success) {
+    const text = new TextDecoder().decode(output.stdout) + new TextDecoder().decode(output.stderr);
+    throw new Error(`deploy/kafka.sh ${command} failed:\n${text}`);
+  }
+}
