@@ -27,3 +27,12 @@ export interface Logger {
 
 /** A logger that drops everything (for tests that do not look at logs). */
 export const silentLogger: Logger = { debug() {}, info() {}, warn() {}, error() {} };
+
+/** Outcome of `DistributedLock.tryWithLock`. */
+export type LockOutcome<T> = { readonly acquired: true; readonly value: T } | { readonly acquired: false };
+
+/** A lock across processes, for work two workers must not do at once (purges, warm-ups). */
+export interface DistributedLock {
+  /** Runs `work` holding `name` for at most `ttlMs`; does nothing when another holder has it. */
+  tryWithLock<T>(name: string, ttlMs: number, work: () => Promise<T>): Promise<LockOutcome<T>>;
+}

@@ -56,6 +56,8 @@ export const configSchema = z.object({
     z.number().min(1),
   ).default(2),
   INBOX_RETENTION_HOURS: int(168, 1),
+  DATA_DIR: z.string().min(1).default(".data"),
+  CACHE_WARM_LIMIT: int(1000, 0),
   LOG_LEVEL: z.enum(["debug", "info", "warn", "error"]).default("info"),
   LOG_FORMAT: z.enum(["json", "pretty"]).optional(),
 });

@@ -1,6 +1,8 @@
 /** `deno task migrate`: applies the SQL migrations and creates the Kafka topics. */
+import { KafkaTopics } from "../adapters/kafka/kafkajs.ts";
 import { migrate } from "../adapters/postgres/migrate.ts";
-import { boot, ensureTopics, openDatabase } from "./wiring.ts";
+import { ensureTopics } from "./parts.ts";
+import { boot, openDatabase } from "./wiring.ts";
 
 const { config, logger } = boot("migrate");
 const db = await openDatabase(config);
@@ -13,6 +15,6 @@ try {
   await db.close();
 }
 if (!Deno.args.includes("--no-topics")) {
-  await ensureTopics(config, logger);
+  await ensureTopics(new KafkaTopics({ brokers: config.KAFKA_BROKERS, logger }), config, logger);
   logger.info("topics ready");
 }

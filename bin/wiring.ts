@@ -2,11 +2,11 @@
 import { Redis } from "ioredis";
 import { connectPostgres } from "../adapters/postgres/postgres_js.ts";
 import type { SqlDatabase } from "../adapters/postgres/sql_client.ts";
-import { KafkajsTransport, KafkaTopics } from "../adapters/kafka/kafkajs.ts";
+import { KafkajsTransport } from "../adapters/kafka/kafkajs.ts";
 import { consoleLogger } from "../adapters/log/logger.ts";
 import type { Logger } from "../application/ports.ts";
 import type { OutboxSourceSettings } from "../adapters/postgres/outbox_store.ts";
-import { type Config, ConfigError, loadConfig, names } from "./config.ts";
+import { type Config, ConfigError, loadConfig } from "./config.ts";
 
 /** Loads configuration and a logger for `process`; exits with the variable named on a bad value. */
 export function boot(process: string): { config: Config; logger: Logger } {
@@ -40,19 +40,6 @@ export function outboxSettings(config: Config): OutboxSourceSettings {
 /** The Kafka transport. */
 export function kafkaTransport(config: Config, logger: Logger): KafkajsTransport {
   return new KafkajsTransport({ brokers: config.KAFKA_BROKERS, logger });
-}
-
-/** Creates the project's topics and their dead-letter topics when missing. */
-export async function ensureTopics(config: Config, logger: Logger): Promise<void> {
-  const topics = new KafkaTopics({ brokers: config.KAFKA_BROKERS, logger });
-  const created = await topics.ensure(
-    [names(config).interactionTopic].map((topic) => ({
-      topic,
-      partitions: config.TOPIC_PARTITIONS,
-      replicationFactor: config.TOPIC_REPLICATION_FACTOR,
-    })),
-  );
-  if (created.length > 0) logger.info("topics created", { topics: created });
 }
 
 /** The Redis client; commands fail fast while Redis is down instead of queueing forever. */

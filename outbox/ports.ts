@@ -89,3 +89,17 @@ export interface Subscriber {
   /** Joins `group` and starts delivering; resolves once the member is running. */
   subscribe(options: SubscribeOptions): Promise<Subscription>;
 }
+
+/** A topic the project creates, with its dead-letter topic. */
+export interface TopicSpec {
+  readonly topic: string;
+  readonly partitions?: number;
+  readonly replicationFactor?: number;
+  readonly configs?: Readonly<Record<string, string>>;
+}
+
+/** Creates topics: the project never relies on auto-creation. */
+export interface TopicAdmin {
+  /** Creates each topic and its `<topic>.dlq` when missing; returns the names created. */
+  ensure(specs: readonly TopicSpec[]): Promise<string[]>;
+}

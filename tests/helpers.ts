@@ -127,7 +127,10 @@ export function spawnProcess(name: string, envVars: Record<string, string>) {
 }
 
 /** Runs `deploy/kafka.sh <command>` for the broker on `port` (tests that stop a broker use their own). */
-export async function kafkaControl(command: "start" | "stop" | "kill" | "reset", port: number): Promise<void> {
+export async function kafkaControl(
+  command: "start" | "stop" | "kill" | "reset",
+  port: number,
+): Promise<void> {
   const output = await new Deno.Command("bash", {
     args: [`${repoRoot}deploy/kafka.sh`, command],
     env: { KAFKA_PORT: String(port) },

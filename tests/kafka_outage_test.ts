@@ -17,7 +17,10 @@ Deno.test("writes while Kafka is stopped commit; after it is back, all arrive an
     await using _relay = await relayFor(db, { brokers, maxBackoffMs: 1000 });
     await using _consumer = await likeConsumerFor(db, topic, api.cache, { brokers });
     const like = (user: number) =>
-      api.app.request(`/videos/${(user % 5) + 1}/likes`, { method: "POST", headers: { "x-user-id": String(user) } });
+      api.app.request(`/videos/${(user % 5) + 1}/likes`, {
+        method: "POST",
+        headers: { "x-user-id": String(user) },
+      });
     assert.equal((await like(1)).status, 200);
     const pending = async () => (await db.query<{ n: number }>("select count(*)::int as n from outbox"))[0].n;
     await eventually(pending, (n) => n === 0, { what: "the first like to be published" });
@@ -44,7 +47,10 @@ Deno.test("writes while Kafka is stopped commit; after it is back, all arrive an
     for (const id of eventIds) assert.ok(onTopic.has(id), `event ${id} published after the outage`);
     const projected = async () =>
       (await db.query<{ n: number }>("select coalesce(sum(count), 0)::int as n from like_counts"))[0].n;
-    await eventually(projected, (n) => n === 101, { timeoutMs: 90_000, what: "the consumer to count all 101 likes" });
+    await eventually(projected, (n) => n === 101, {
+      timeoutMs: 90_000,
+      what: "the consumer to count all 101 likes",
+    });
   } finally {
     await kafkaControl("reset", port);
   }

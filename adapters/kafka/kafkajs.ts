@@ -10,6 +10,8 @@ import type {
   SubscribeOptions,
   Subscriber,
   Subscription,
+  TopicAdmin,
+  TopicSpec,
   TransportMessage,
 } from "../../outbox/ports.ts";
 import { deadLetterTopic } from "../../outbox/dead_letter.ts";
@@ -26,13 +28,7 @@ export interface KafkaSettings {
   readonly partitionsConsumedConcurrently?: number;
 }
 
-/** A topic to create with its dead-letter topic. */
-export interface TopicSpec {
-  readonly topic: string;
-  readonly partitions?: number;
-  readonly replicationFactor?: number;
-  readonly configs?: Readonly<Record<string, string>>;
-}
+export type { TopicSpec } from "../../outbox/ports.ts";
 
 function text(value: Buffer | string | null | undefined): string {
   if (value === null || value === undefined) return "";
@@ -192,7 +188,7 @@ export class KafkajsTransport implements Publisher, Subscriber {
 }
 
 /** Topic administration: the project creates its topics (auto-creation is off on a production cluster). */
-export class KafkaTopics {
+export class KafkaTopics implements TopicAdmin {
   readonly #kafka: Kafka;
 
   constructor(settings: KafkaSettings) {

@@ -48,6 +48,20 @@ export class PostgresLikeStore implements LikeRepository, LikeQueries {
     );
     return rows.length > 0 ? Number(rows[0].count) : 0;
   }
+
+  async topCounts(limit: number): Promise<TargetCount[]> {
+    const rows = await this.#sql.query<
+      { target_type: "video" | "comment"; target_id: string; count: string }
+    >(
+      `select target_type, target_id::text as target_id, count::text as count from like_counts
+       order by count desc limit $1`,
+      [limit],
+    );
+    return rows.map((row) => ({
+      target: { type: row.target_type, id: row.target_id },
+      count: Number(row.count),
+    }));
+  }
 }
 
 /** The like-count projection: one upsert statement per batch. */

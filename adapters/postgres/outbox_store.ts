@@ -85,6 +85,11 @@ export interface OutboxSourceSettings extends OutboxSettings {
   readonly bucketsPerClaim?: number;
   /** Advisory lock namespace (int4), so outboxes in different schemas do not block each other. */
   readonly lockNamespace?: number;
+  /**
+   * The only relay loop of a single-session database (PGlite): claims without a transaction, so `publish` may
+   * use the same database. Requires relay concurrency 1; the order guarantee then holds trivially.
+   */
+  readonly exclusive?: boolean;
 }
 
 interface Row {
@@ -107,6 +112,7 @@ export class PostgresOutboxSource implements OutboxSource {
   readonly #buckets: number;
   readonly #perClaim: number;
   readonly #namespace: number;
+  readonly #exclusive: boolean;
   readonly #waiters = new Set<() => void>();
   #unlisten: (() => Promise<void>) | undefined;
 
@@ -116,6 +122,7 @@ export class PostgresOutboxSource implements OutboxSource {
     this.#buckets = settings.buckets ?? defaultBucketCount;
     this.#perClaim = settings.bucketsPerClaim ?? 8;
     this.#namespace = settings.lockNamespace ?? 0x0b0c;
+    this.#exclusive = settings.exclusive ?? false;
   }
 
   /** Starts listening for commit notifications. */
@@ -151,6 +158,7 @@ export class PostgresOutboxSource implements OutboxSource {
   }
 
   drain(limit: number, publish: (rows: readonly OutboxRecord[]) => Promise<void>): Promise<number> {
+    if (this.#exclusive) return this.#drainExclusive(limit, publish);
     const start = Math.floor(Math.random() * this.#buckets);
     const order = Array.from({ length: this.#buckets }, (_, i) => (start + i) % this.#buckets);
     return this.#db.transaction(async (tx) => {
@@ -173,6 +181,20 @@ export class PostgresOutboxSource implements OutboxSource {
       await tx.query("delete from outbox where id = any($1::bigint[])", [rows.map((row) => row.id)]);
       return rows.length;
     });
+  }
+
+  async #drainExclusive(
+    limit: number,
+    publish: (rows: readonly OutboxRecord[]) => Promise<void>,
+  ): Promise<number> {
+    const rows = await this.#db.query<Row>(
+      "select id::text as id, topic, key, value, headers, created_at from outbox order by outbox.id limit $1",
+      [limit],
+    );
+    if (rows.length === 0) return 0;
+    await publish(rows.map(toRecord));
+    await this.#db.query("delete from outbox where id = any($1::bigint[])", [rows.map((row) => row.id)]);
+    return rows.length;
   }
 
   async backlog(): Promise<{ pending: number; oldestAgeMs: number }> {

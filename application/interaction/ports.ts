@@ -17,6 +17,8 @@ export interface LikeQueries {
   isLiked(userId: string, target: LikeTarget): Promise<boolean>;
   /** The count from the projection kept by the consumer (0 when none). */
   count(target: LikeTarget): Promise<number>;
+  /** The `limit` most liked targets with their counts (for the cache warm-up). */
+  topCounts(limit: number): Promise<TargetCount[]>;
 }
 
 /** A target's count after a change. */

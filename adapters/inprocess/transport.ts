@@ -1,0 +1,243 @@
+/**
+ * The in-process event transport of the embedded mode: a partitioned log in the database (PGlite or
+ * PostgreSQL) with the Kafka adapter's guarantees: per-key order (key → partition), at-least-once delivery,
+ * positions committed per consumer group, so a restart resumes where the group stopped.
+ */
+import type { Logger } from "../../application/ports.ts";
+import { silentLogger } from "../../application/ports.ts";
+import { bucketOf } from "../../outbox/buckets.ts";
+import { deadLetterTopic } from "../../outbox/dead_letter.ts";
+import type {
+  Position,
+  Publisher,
+  ReceivedMessage,
+  SubscribeOptions,
+  Subscriber,
+  Subscription,
+  TopicAdmin,
+  TopicSpec,
+  TransportMessage,
+} from "../../outbox/ports.ts";
+import { sleep } from "../../outbox/retry.ts";
+import type { SqlDatabase } from "../postgres/sql_client.ts";
+
+/** Options of the in-process transport. */
+export interface InProcessTransportOptions {
+  /** Poll interval when no publish in this process woke the consumers, in milliseconds (default 500). */
+  readonly pollIntervalMs?: number;
+  /** Messages per delivered batch (default 500). */
+  readonly batchSize?: number;
+  readonly logger?: Logger;
+}
+
+interface MessageRow {
+  offset: string;
+  key: string;
+  value: string;
+  headers: Record<string, string> | string;
+}
+
+/** Publisher, Subscriber and topic administration over the database log. */
+export class InProcessTransport implements Publisher, Subscriber, TopicAdmin {
+  readonly #db: SqlDatabase;
+  readonly #pollMs: number;
+  readonly #batchSize: number;
+  readonly #logger: Logger;
+  readonly #partitions = new Map<string, number>();
+  readonly #waiters = new Set<() => void>();
+  readonly #subscriptions = new Set<Subscription>();
+
+  constructor(db: SqlDatabase, options: InProcessTransportOptions = {}) {
+    this.#db = db;
+    this.#pollMs = options.pollIntervalMs ?? 500;
+    this.#batchSize = options.batchSize ?? 500;
+    this.#logger = options.logger ?? silentLogger;
+  }
+
+  /** Creates each topic and its `<topic>.dlq` when missing; returns the names created. */
+  async ensure(specs: readonly TopicSpec[]): Promise<string[]> {
+    const created: string[] = [];
+    for (const spec of specs.flatMap((s) => [s, { ...s, topic: deadLetterTopic(s.topic) }])) {
+      const rows = await this.#db.query(
+        `insert into transport_partitions (topic, partition)
+         select $1, p from generate_series(0, $2 - 1) as p on conflict do nothing returning 1`,
+        [spec.topic, spec.partitions ?? 4],
+      );
+      if (rows.length > 0) created.push(spec.topic);
+    }
+    return created;
+  }
+
+  async #partitionCount(topic: string): Promise<number> {
+    let count = this.#partitions.get(topic);
+    if (count === undefined) {
+      const [row] = await this.#db.query<{ n: number }>(
+        "select count(*)::int as n from transport_partitions where topic = $1",
+        [topic],
+      );
+      if (row.n === 0) {
+        throw new Error(`unknown topic "${topic}": topics are created by the project (ensure)`);
+      }
+      count = row.n;
+      this.#partitions.set(topic, count);
+    }
+    return count;
+  }
+
+  async publish(messages: readonly TransportMessage[]): Promise<void> {
+    if (messages.length === 0) return;
+    const groups = new Map<string, { topic: string; partition: number; list: TransportMessage[] }>();
+    for (const message of messages) {
+      const partition = bucketOf(message.key, await this.#partitionCount(message.topic));
+      const id = `${message.topic}\u0000${partition}`;
+      const group = groups.get(id) ?? { topic: message.topic, partition, list: [] };
+      group.list.push(message);
+      groups.set(id, group);
+    }
+    await this.#db.transaction(async (tx) => {
+      for (const { topic, partition, list } of groups.values()) {
+        // The row lock on the partition serializes publishers, so offsets follow publish order.
+        const [{ first }] = await tx.query<{ first: string }>(
+          `update transport_partitions set next_offset = next_offset + $3
+           where topic = $1 and partition = $2 returning (next_offset - $3)::text as first`,
+          [topic, partition, list.length],
+        );
+        await tx.query(
+          `insert into transport_messages (topic, partition, "offset", key, value, headers)
+           select $1, $2, $3::bigint + o - 1, k, v, h::jsonb
+           from unnest($4::text[], $5::text[], $6::text[]) with ordinality as m(k, v, h, o)`,
+          [
+            topic,
+            partition,
+            first,
+            list.map((m) => m.key),
+            list.map((m) => m.value),
+            list.map((m) => JSON.stringify(m.headers)),
+          ],
+        );
+      }
+    });
+    for (const wake of this.#waiters) wake();
+  }
+
+  #wait(ms: number, signal: AbortSignal): Promise<void> {
+    return new Promise((resolve) => {
+      const done = () => {
+        this.#waiters.delete(done);
+        resolve();
+      };
+      this.#waiters.add(done);
+      sleep(ms, signal).then(done);
+    });
+  }
+
+  async subscribe(options: SubscribeOptions): Promise<Subscription> {
+    const partitions: { topic: string; partition: number }[] = [];
+    for (const topic of options.topics) {
+      const count = await this.#partitionCount(topic);
+      for (let partition = 0; partition < count; partition++) partitions.push({ topic, partition });
+    }
+    const committed = await this.#db.query<{ topic: string; partition: number; next_offset: string }>(
+      `select topic, partition, next_offset::text as next_offset from transport_positions
+       where group_id = $1 and topic = any($2::text[])`,
+      [options.group, options.topics],
+    );
+    const fetchAt = new Map<string, bigint>(
+      committed.map((row) => [`${row.topic}\u0000${row.partition}`, BigInt(row.next_offset)]),
+    );
+    const stopping = new AbortController();
+    const db = this.#db;
+    const subscription: Subscription = {
+      async commit(positions: readonly Position[]) {
+        if (positions.length === 0) return;
+        await db.query(
+          `insert into transport_positions (group_id, topic, partition, next_offset)
+           select $1, t, p, o from unnest($2::text[], $3::int[], $4::bigint[]) as x(t, p, o)
+           on conflict (group_id, topic, partition) do update set next_offset = excluded.next_offset`,
+          [
+            options.group,
+            positions.map((p) => p.topic),
+            positions.map((p) => p.partition),
+            positions.map((p) => p.offset),
+          ],
+        );
+      },
+      close: async () => {
+        stopping.abort();
+        await running;
+        this.#subscriptions.delete(subscription);
+      },
+    };
+
+    const deliverOnce = async (): Promise<number> => {
+      let delivered = 0;
+      for (const { topic, partition } of partitions) {
+        if (stopping.signal.aborted) break;
+        const id = `${topic}\u0000${partition}`;
+        const from = fetchAt.get(id) ?? 0n;
+        const rows = await this.#db.query<MessageRow>(
+          `select "offset"::text as "offset", key, value, headers from transport_messages
+           where topic = $1 and partition = $2 and "offset" >= $3 order by "offset" limit $4`,
+          [topic, partition, from.toString(), this.#batchSize],
+        );
+        if (rows.length === 0) continue;
+        const messages: ReceivedMessage[] = rows.map((row) => ({
+          topic,
+          partition,
+          offset: row.offset,
+          key: row.key,
+          value: row.value,
+          headers: typeof row.headers === "string" ? JSON.parse(row.headers) : row.headers,
+        }));
+        await options.onBatch(
+          { topic, partition, messages, heartbeat: () => Promise.resolve() },
+          subscription,
+        );
+        fetchAt.set(id, BigInt(rows[rows.length - 1].offset) + 1n);
+        delivered += rows.length;
+      }
+      return delivered;
+    };
+
+    const running = (async () => {
+      let failures = 0;
+      while (!stopping.signal.aborted) {
+        try {
+          const delivered = await deliverOnce();
+          failures = 0;
+          if (delivered === 0) await this.#wait(this.#pollMs, stopping.signal);
+        } catch (error) {
+          // Like a Kafka consumer: the batch is delivered again from the last fetched position.
+          failures++;
+          this.#logger.warn("in-process delivery failed; retrying", {
+            group: options.group,
+            error: String(error),
+          });
+          await sleep(Math.min(30_000, 200 * 2 ** Math.min(failures, 8)), stopping.signal);
+        }
+      }
+    })();
+    this.#subscriptions.add(subscription);
+    return subscription;
+  }
+
+  /** Deletes messages older than `olderThanMs` that every group has consumed; returns how many. */
+  async purge(olderThanMs: number): Promise<number> {
+    const rows = await this.#db.query<{ n: number }>(
+      `with gone as (
+         delete from transport_messages m
+         where m.created_at < now() - make_interval(secs => $1)
+           and m."offset" < coalesce((select min(p.next_offset) from transport_positions p
+                                      where p.topic = m.topic and p.partition = m.partition), m."offset" + 1)
+         returning 1)
+       select count(*)::int as n from gone`,
+      [olderThanMs / 1000],
+    );
+    return rows[0]?.n ?? 0;
+  }
+
+  /** Stops every subscription. */
+  async close(): Promise<void> {
+    await Promise.all([...this.#subscriptions].map((s) => s.close()));
+  }
+}
