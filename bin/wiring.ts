@@ -9,13 +9,12 @@ import type { OutboxSourceSettings } from "../adapters/postgres/outbox_store.ts"
 import { type Config, ConfigError, loadConfig } from "./config.ts";
 
 /** Loads configuration and a logger for `process`; exits with the variable named on a bad value. */
-export function boot(process: string): { config: Config; logger: Logger } {
+export function boot(process: string, options: { quiet?: boolean } = {}): { config: Config; logger: Logger } {
   try {
     const config = loadConfig();
-    return {
-      config,
-      logger: consoleLogger({ level: config.LOG_LEVEL, format: config.LOG_FORMAT, base: { process } }),
-    };
+    // A quiet process (start) prints its own progress; its logs show warnings unless LOG_LEVEL asks for more.
+    const level = options.quiet && !Deno.env.get("LOG_LEVEL") ? "warn" : config.LOG_LEVEL;
+    return { config, logger: consoleLogger({ level, format: config.LOG_FORMAT, base: { process } }) };
   } catch (error) {
     if (error instanceof ConfigError) {
       console.error(error.message);
