@@ -67,10 +67,5 @@ Deno.test("two relays at once: each key's events reach Kafka in commit order", a
   }
   assert.equal(sequences.size, keys);
   const expected = Array.from({ length: perKey }, (_, i) => i + 1);
-  if (Deno.env.get("DEBUG_ORDER")) {
-    for (const m of messages.filter((m) => m.key === "key-0").slice(0, 30)) {
-      console.log(m.partition, m.offset, JSON.parse(m.value).payload.seq, m.headers["event-id"].slice(-6));
-    }
-  }
   for (const [key, list] of sequences) assert.deepEqual(list, expected, `order of ${key}`);
 });

@@ -177,7 +177,7 @@ export class InProcessTransport implements Publisher, Subscriber, TopicAdmin {
         const from = fetchAt.get(id) ?? 0n;
         const rows = await this.#db.query<MessageRow>(
           `select "offset"::text as "offset", key, value, headers from transport_messages
-           where topic = $1 and partition = $2 and "offset" >= $3 order by "offset" limit $4`,
+           where topic = $1 and partition = $2 and "offset" >= $3 order by transport_messages."offset" limit $4`,
           [topic, partition, from.toString(), this.#batchSize],
         );
         if (rows.length === 0) continue;

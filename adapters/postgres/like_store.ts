@@ -54,7 +54,7 @@ export class PostgresLikeStore implements LikeRepository, LikeQueries {
       { target_type: "video" | "comment"; target_id: string; count: string }
     >(
       `select target_type, target_id::text as target_id, count::text as count from like_counts
-       order by count desc limit $1`,
+       order by like_counts.count desc limit $1`,
       [limit],
     );
     return rows.map((row) => ({

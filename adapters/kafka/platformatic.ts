@@ -1,0 +1,489 @@
+/** The event transport on Apache Kafka through @platformatic/kafka: publisher and consumer groups. */
+import {
+  compatibilityPartitioner,
+  Consumer,
+  type Message,
+  type MessagesStream,
+  Producer,
+  stringDeserializers,
+  stringSerializers,
+} from "@platformatic/kafka";
+import type { Logger } from "../../application/ports.ts";
+import { silentLogger } from "../../application/ports.ts";
+import type {
+  PartitionBatch,
+  Position,
+  Publisher,
+  ReceivedMessage,
+  SubscribeOptions,
+  Subscriber,
+  Subscription,
+  TransportMessage,
+} from "../../outbox/ports.ts";
+import type { KafkaSettings } from "./kafkajs.ts";
+
+type StringProducer = Producer<string, string, string, string>;
+type StringConsumer = Consumer<string, string, string, string>;
+type StringStream = MessagesStream<string, string, string, string>;
+type StringMessage = Message<string, string, string, string>;
+
+/** Backstop for one publish: the client's own retries end sooner, this also covers a broker that hangs. */
+const publishDeadlineMs = 15_000;
+/** Messages of one partition handed to one onBatch call (a consumer commits once per batch). */
+const maxBatchSize = 1000;
+/** Fetching pauses above this many undelivered messages and resumes below the low mark. */
+const highWaterMark = 10_000;
+const lowWaterMark = 2_000;
+const joinTimeoutMs = 30_000;
+
+/** Exponential delay between the client's retries: 200 ms doubling to 2 s, so 5 retries take about 5 s. */
+function retryDelay(_client: unknown, _operation: string, attempt: number): number {
+  return Math.min(200 * 2 ** (attempt - 1), 2000);
+}
+
+/** Delay before a consumer stream is started again after a failure: 300 ms doubling to 10 s. */
+function restartDelay(failures: number): number {
+  return Math.min(300 * 2 ** Math.max(0, failures - 1), 10_000);
+}
+
+function baseOptions(settings: KafkaSettings) {
+  return {
+    clientId: settings.clientId ?? "outbox-platform",
+    bootstrapBrokers: [...settings.brokers],
+    connectTimeout: 3000,
+    requestTimeout: 30_000,
+    retries: 5,
+    retryDelay,
+    autocreateTopics: false,
+  };
+}
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal.aborted) return resolve();
+    const timer = setTimeout(done, ms);
+    signal.addEventListener("abort", done, { once: true });
+    function done() {
+      clearTimeout(timer);
+      signal.removeEventListener("abort", done);
+      resolve();
+    }
+  });
+}
+
+/** Bounds how many partitions of one member are in onBatch at once; waiters are served in arrival order. */
+class Slots {
+  #free: number;
+  readonly #waiting: (() => void)[] = [];
+
+  constructor(size: number) {
+    this.#free = Math.max(1, size);
+  }
+
+  acquire(): Promise<void> {
+    if (this.#free > 0) {
+      this.#free--;
+      return Promise.resolve();
+    }
+    return new Promise((resolve) => this.#waiting.push(resolve));
+  }
+
+  release(): void {
+    const next = this.#waiting.shift();
+    if (next) next();
+    else this.#free++;
+  }
+}
+
+interface PartitionQueue {
+  readonly topic: string;
+  readonly partition: number;
+  readonly messages: ReceivedMessage[];
+  /** The offset after the last one queued: a rejoin refetches from the committed offset, older ones are skipped. */
+  next: bigint;
+  running: boolean;
+}
+
+function partitionKey(topic: string, partition: number): string {
+  return `${topic}\u0000${partition}`;
+}
+
+function received(message: StringMessage): ReceivedMessage {
+  const headers: Record<string, string> = {};
+  for (const [name, value] of message.headers) headers[String(name)] = value ?? "";
+  return {
+    topic: message.topic,
+    partition: message.partition,
+    offset: message.offset.toString(),
+    key: message.key ?? "",
+    value: message.value ?? "",
+    headers,
+  };
+}
+
+/**
+ * One consumer group member. The client's stream mixes all partitions, so messages are queued per partition
+ * and each queue is drained by one task at a time. A stream that fails (broker gone longer than the client
+ * retries) or a batch that throws restarts the stream from the committed positions, like kafkajs'
+ * restartOnFailure; the consumer object and its member id are kept, so the rejoin does not wait for a
+ * session timeout.
+ */
+class GroupMember implements Subscription {
+  readonly #consumer: StringConsumer;
+  readonly #options: SubscribeOptions;
+  readonly #logger: Logger;
+  readonly #slots: Slots;
+  readonly #onClosed: () => void;
+  readonly #stopping = new AbortController();
+  #run = 0;
+  #stream: StringStream | undefined;
+  #endRun: (reason: unknown) => void = () => {};
+  #queues = new Map<string, PartitionQueue>();
+  readonly #inflight = new Set<Promise<void>>();
+  #buffered = 0;
+  #paused = false;
+  #assigned = new Set<string>();
+  readonly #committed = new Map<string, bigint>();
+  #commits: Promise<void> = Promise.resolve();
+  #failures = 0;
+  #starting = false;
+  #supervisor: Promise<void> = Promise.resolve();
+  #closing: Promise<void> | undefined;
+
+  constructor(
+    consumer: StringConsumer,
+    options: SubscribeOptions,
+    concurrency: number,
+    logger: Logger,
+    onClosed: () => void,
+  ) {
+    this.#consumer = consumer;
+    this.#options = options;
+    this.#logger = logger;
+    this.#slots = new Slots(concurrency);
+    this.#onClosed = onClosed;
+    consumer.on("consumer:group:join", (payload) => this.#assign(payload.assignments ?? []));
+    // Without a listener an 'error' event would be thrown: it reports a failed rejoin, which the heartbeat retries.
+    consumer.on(
+      "error",
+      (error: unknown) => logger.warn("kafka consumer error", { group: options.group, error: String(error) }),
+    );
+    consumer.on(
+      "consumer:heartbeat:error",
+      (payload) =>
+        logger.debug("kafka heartbeat failed", { group: options.group, error: String(payload.error) }),
+    );
+  }
+
+  /** Runs streams until closed; resolves `started` after the first stream, rejects it if that one fails. */
+  start(): Promise<void> {
+    let settle: (error?: unknown) => void = () => {};
+    const started = new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(resolve, joinTimeoutMs);
+      settle = (error) => {
+        clearTimeout(timer);
+        if (error === undefined) resolve();
+        else reject(error);
+      };
+    });
+    this.#supervisor = this.#supervise(settle);
+    return started;
+  }
+
+  async #supervise(settle: (error?: unknown) => void): Promise<void> {
+    let first = true;
+    while (!this.#stopping.signal.aborted) {
+      const run = ++this.#run;
+      let stream: StringStream;
+      this.#starting = true;
+      try {
+        stream = await this.#consumer.consume({
+          topics: [...this.#options.topics],
+          mode: "committed",
+          fallbackMode: "earliest",
+          autocommit: false,
+        });
+      } catch (error) {
+        if (first) {
+          settle(error);
+          this.#stopping.abort();
+          await this.#consumer.close(true).catch(() => {});
+          this.#onClosed();
+          return;
+        }
+        if (this.#stopping.signal.aborted) return;
+        this.#failures++;
+        this.#logger.warn("kafka consumer could not rejoin; retrying", {
+          group: this.#options.group,
+          error: String(error),
+        });
+        await sleep(restartDelay(this.#failures), this.#stopping.signal);
+        continue;
+      } finally {
+        this.#starting = false;
+      }
+      if (first) settle();
+      first = false;
+      let stop = () => {};
+      const ended = new Promise<unknown>((resolve) => {
+        this.#endRun = resolve;
+        stop = () => resolve(undefined);
+        stream.on("error", resolve);
+        stream.once("close", () => resolve(new Error("consumer stream closed")));
+        this.#stopping.signal.addEventListener("abort", stop);
+        if (this.#stopping.signal.aborted) stop();
+      });
+      this.#stream = stream;
+      this.#assign(this.#consumer.assignments ?? []);
+      stream.on("data", (message: StringMessage) => this.#deliver(run, message));
+      const reason = await ended;
+      this.#stopping.signal.removeEventListener("abort", stop);
+      await this.#endCurrentRun(stream);
+      if (this.#stopping.signal.aborted) return;
+      this.#failures++;
+      this.#logger.warn("kafka consumer stream stopped; restarting from the committed positions", {
+        group: this.#options.group,
+        error: String(reason),
+      });
+      await sleep(restartDelay(this.#failures), this.#stopping.signal);
+    }
+  }
+
+  /** Stops delivering, drops what was not delivered yet, and waits for the batches in flight. */
+  async #endCurrentRun(stream: StringStream): Promise<void> {
+    this.#run++;
+    this.#queues = new Map();
+    this.#buffered = 0;
+    this.#paused = false;
+    this.#stream = undefined;
+    stream.removeAllListeners("data");
+    // Errors after the stream is given up would otherwise be unhandled 'error' events.
+    stream.on("error", () => {});
+    if (!stream.destroyed) await stream.close().catch(() => {});
+    while (this.#inflight.size > 0) await Promise.allSettled([...this.#inflight]);
+  }
+
+  #assign(assignments: readonly { topic: string; partitions: number[] }[]): void {
+    this.#assigned = new Set(assignments.flatMap((a) => a.partitions.map((p) => partitionKey(a.topic, p))));
+    // Revoked partitions belong to another member now: what was queued for them is its to deliver.
+    for (const [key, queue] of this.#queues) {
+      if (this.#assigned.has(key)) continue;
+      this.#buffered -= queue.messages.length;
+      queue.messages.length = 0;
+      this.#queues.delete(key);
+    }
+    this.#resumeIfDrained();
+  }
+
+  #deliver(run: number, message: StringMessage): void {
+    if (run !== this.#run) return;
+    const key = partitionKey(message.topic, message.partition);
+    if (!this.#assigned.has(key)) return;
+    let queue = this.#queues.get(key);
+    if (!queue) {
+      queue = { topic: message.topic, partition: message.partition, messages: [], next: -1n, running: false };
+      this.#queues.set(key, queue);
+    }
+    if (message.offset < queue.next) return;
+    queue.next = message.offset + 1n;
+    queue.messages.push(received(message));
+    this.#buffered++;
+    if (this.#buffered >= highWaterMark && !this.#paused) {
+      this.#paused = true;
+      this.#stream?.pause();
+    }
+    if (!queue.running) this.#drain(run, queue);
+  }
+
+  #resumeIfDrained(): void {
+    if (this.#paused && this.#buffered <= lowWaterMark) {
+      this.#paused = false;
+      this.#stream?.resume();
+    }
+  }
+
+  #drain(run: number, queue: PartitionQueue): void {
+    queue.running = true;
+    const task = (async () => {
+      try {
+        while (queue.messages.length > 0 && run === this.#run) {
+          await this.#slots.acquire();
+          try {
+            if (run !== this.#run || queue.messages.length === 0) break;
+            const messages = queue.messages.splice(0, maxBatchSize);
+            this.#buffered -= messages.length;
+            this.#resumeIfDrained();
+            const batch: PartitionBatch = {
+              topic: queue.topic,
+              partition: queue.partition,
+              messages,
+              // The client heartbeats on its own timer, independently of how long a batch takes.
+              heartbeat: () => Promise.resolve(),
+            };
+            await this.#options.onBatch(batch, this);
+            this.#failures = 0;
+          } finally {
+            this.#slots.release();
+          }
+        }
+      } catch (error) {
+        if (run === this.#run) {
+          this.#logger.warn("kafka batch handler failed", {
+            group: this.#options.group,
+            topic: queue.topic,
+            partition: queue.partition,
+            error: String(error),
+          });
+          this.#endRun(error);
+        }
+      } finally {
+        queue.running = false;
+      }
+    })();
+    this.#inflight.add(task);
+    task.finally(() => this.#inflight.delete(task));
+  }
+
+  commit(positions: readonly Position[]): Promise<void> {
+    // One commit at a time, each offset only forward: two racing commits of a partition could otherwise land in
+    // the wrong order and move the group's position back.
+    const next = this.#commits.then(() => this.#commitNow(positions));
+    this.#commits = next.catch(() => {});
+    return next;
+  }
+
+  async #commitNow(positions: readonly Position[]): Promise<void> {
+    const offsets = [];
+    for (const position of positions) {
+      const key = partitionKey(position.topic, position.partition);
+      const offset = BigInt(position.offset);
+      // A revoked partition's position is the new owner's to commit.
+      if (!this.#assigned.has(key) || offset <= (this.#committed.get(key) ?? -1n)) continue;
+      offsets.push({ topic: position.topic, partition: position.partition, offset, leaderEpoch: -1 });
+    }
+    if (offsets.length === 0) return;
+    await this.#consumer.commit({ offsets });
+    for (const { topic, partition, offset } of offsets) {
+      const key = partitionKey(topic, partition);
+      if (offset > (this.#committed.get(key) ?? -1n)) this.#committed.set(key, offset);
+    }
+  }
+
+  close(): Promise<void> {
+    this.#closing ??= (async () => {
+      this.#stopping.abort();
+      // A stream still being started is interrupted by closing the client; otherwise the run ends first.
+      if (this.#starting) await this.#consumer.close(true).catch(() => {});
+      await this.#supervisor;
+      await this.#commits;
+      try {
+        await this.#consumer.close(true);
+      } catch (error) {
+        this.#logger.warn("kafka consumer did not leave its group cleanly", {
+          group: this.#options.group,
+          error: String(error),
+        });
+      } finally {
+        this.#onClosed();
+      }
+    })();
+    return this.#closing;
+  }
+}
+
+/** The @platformatic/kafka transport: one producer shared by all publishes, one consumer per subscription. */
+export class PlatformaticTransport implements Publisher, Subscriber {
+  readonly #settings: KafkaSettings;
+  readonly #logger: Logger;
+  #producer: StringProducer | undefined;
+  readonly #members = new Set<GroupMember>();
+
+  constructor(settings: KafkaSettings) {
+    this.#settings = settings;
+    this.#logger = settings.logger ?? silentLogger;
+  }
+
+  #currentProducer(): StringProducer {
+    // The client connects on the first send, so creating it here is cheap and keeps the connection lazy.
+    this.#producer ??= new Producer<string, string, string, string>({
+      ...baseOptions(this.#settings),
+      idempotent: true,
+      acks: -1,
+      timeout: 10_000,
+      compression: this.#settings.compression === "gzip" ? "gzip" : "none",
+      serializers: stringSerializers,
+      // The Java client's (and kafkajs') key hash: a key lands on the same partition whichever client published
+      // it. The library's default partitioner differs for about half the keys.
+      partitioner: compatibilityPartitioner,
+    });
+    return this.#producer;
+  }
+
+  async publish(messages: readonly TransportMessage[]): Promise<void> {
+    if (messages.length === 0) return;
+    const producer = this.#currentProducer();
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const deadline = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () => reject(new Error(`publish not acknowledged within ${publishDeadlineMs} ms`)),
+        publishDeadlineMs,
+      );
+    });
+    try {
+      await Promise.race([
+        producer.send({
+          messages: messages.map((message) => ({
+            topic: message.topic,
+            key: message.key,
+            value: message.value,
+            headers: new Map(Object.entries(message.headers)),
+          })),
+        }),
+        deadline,
+      ]);
+    } catch (error) {
+      // A producer whose send failed may hold stale sequence numbers: start the next publish on a new one.
+      if (this.#producer === producer) this.#producer = undefined;
+      producer.close(true).catch(() => {});
+      throw error;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  async subscribe(options: SubscribeOptions): Promise<Subscription> {
+    const consumer: StringConsumer = new Consumer<string, string, string, string>({
+      ...baseOptions(this.#settings),
+      groupId: options.group,
+      // KIP-848's protocol threw STALE_MEMBER_EPOCH on commits during reassignment; the classic one is kafkajs'.
+      groupProtocol: "classic",
+      autocommit: false,
+      sessionTimeout: 30_000,
+      rebalanceTimeout: 60_000,
+      heartbeatInterval: 3000,
+      maxWaitTime: 250,
+      maxBytes: 10 * 1024 * 1024,
+      maxBytesPerPartition: 1024 * 1024,
+      deserializers: stringDeserializers,
+    });
+    const member: GroupMember = new GroupMember(
+      consumer,
+      options,
+      this.#settings.partitionsConsumedConcurrently ?? 4,
+      this.#logger,
+      () => this.#members.delete(member),
+    );
+    this.#members.add(member);
+    await member.start();
+    return member;
+  }
+
+  /** Closes every consumer (each leaves its group after its batch in flight) and the producer. */
+  async close(): Promise<void> {
+    await Promise.all([...this.#members].map((member) => member.close().catch(() => {})));
+    this.#members.clear();
+    const producer = this.#producer;
+    this.#producer = undefined;
+    await producer?.close(true).catch(() => {});
+  }
+}

@@ -1,0 +1,58 @@
+/** The adapters each contract suite runs against: real servers, and the embedded stand-ins. */
+import { Redis } from "ioredis";
+import { openPglite } from "../../adapters/pglite/pglite.ts";
+import { migrate } from "../../adapters/postgres/migrate.ts";
+import type { SqlDatabase } from "../../adapters/postgres/sql_client.ts";
+import { env, testDatabase, uniqueId } from "../helpers.ts";
+
+/** A migrated, empty database for one test; disposing it cleans up. */
+export type TestDb = SqlDatabase & { readonly schema: string; [Symbol.asyncDispose](): Promise<void> };
+
+/** Opens a database under test. */
+export type OpenDb = () => Promise<TestDb>;
+
+/** PostgreSQL server: a fresh schema per test. */
+export const openPostgres: OpenDb = () => testDatabase();
+
+let shared: Promise<SqlDatabase> | undefined;
+
+/**
+ * PGlite, in memory. Creating one takes seconds, so the tests of a file share one and empty its tables
+ * before each test (PGlite has a single session: tests cannot overlap anyway).
+ */
+export const openEmbedded: OpenDb = async () => {
+  shared ??= (async () => {
+    const db = await openPglite();
+    await migrate(db);
+    return db;
+  })();
+  const db = await shared;
+  await db.exec(
+    "truncate outbox, inbox, likes, like_counts, transport_partitions, transport_messages, transport_positions",
+  );
+  await db.exec("drop table if exists test_effects");
+  return Object.assign(Object.create(db), {
+    schema: "public",
+    query: db.query,
+    transaction: db.transaction,
+    exec: db.exec,
+    listen: db.listen,
+    close: () => Promise.resolve(),
+    [Symbol.asyncDispose]: () => Promise.resolve(),
+  });
+};
+
+/** A Redis client with a key prefix of its own, deleting its keys on dispose. */
+export function testRedis() {
+  const redis = new Redis(env.redisUrl, { maxRetriesPerRequest: 1 });
+  const prefix = `test:${uniqueId()}:`;
+  return {
+    redis,
+    prefix,
+    async [Symbol.asyncDispose]() {
+      const keys = await redis.keys(`${prefix}*`);
+      if (keys.length > 0) await redis.del(...keys);
+      redis.disconnect();
+    },
+  };
+}

@@ -1,0 +1,275 @@
+/**
+ * Contract of an event transport inside the whole pipeline (outbox → relay → transport → consumer runtime):
+ * delivery, per-key order, dedupe, retries and dead letters, restart from the committed position.
+ */
+import assert from "node:assert/strict";
+import {
+  PostgresInboxStore,
+  PostgresOutboxSource,
+  PostgresOutboxWriter,
+} from "../../adapters/postgres/outbox_store.ts";
+import type { SqlClient } from "../../adapters/postgres/sql_client.ts";
+import { sqlUnitOfWork } from "../../adapters/postgres/unit_of_work.ts";
+import { envelopeHeaders } from "../../outbox/buckets.ts";
+import { startConsumer } from "../../outbox/consumer.ts";
+import { createEnvelope, type Envelope } from "../../outbox/envelope.ts";
+import type {
+  Publisher,
+  ReceivedMessage,
+  Subscriber,
+  TopicAdmin,
+  TransportMessage,
+} from "../../outbox/ports.ts";
+import { startRelay } from "../../outbox/relay.ts";
+import { eventually, testLogger, uniqueId } from "../helpers.ts";
+import { fastRetry } from "../fixtures.ts";
+import type { TestDb } from "./adapters.ts";
+
+/** A database and a transport working together, as one deployment mode uses them. */
+export interface Stack {
+  readonly db: TestDb;
+  readonly transport: Publisher & Subscriber & TopicAdmin;
+  /** The relay may use more than one claim loop (false for a single-session database). */
+  readonly concurrentRelay: boolean;
+  close(): Promise<void>;
+}
+
+interface Payload {
+  seq: number;
+  poison?: boolean;
+}
+
+function message(
+  topic: string,
+  key: string,
+  payload: Payload,
+): { envelope: Envelope<Payload>; wire: TransportMessage } {
+  const envelope = createEnvelope({
+    eventType: "TestHappened",
+    aggregateType: "test",
+    aggregateId: key,
+    payload,
+  });
+  return {
+    envelope,
+    wire: { topic, key, value: JSON.stringify(envelope), headers: envelopeHeaders(envelope) },
+  };
+}
+
+async function readAll(stack: Stack, topic: string, count: number): Promise<ReceivedMessage[]> {
+  const messages: ReceivedMessage[] = [];
+  const subscription = await stack.transport.subscribe({
+    group: `reader-${uniqueId()}`,
+    topics: [topic],
+    onBatch: (batch) => Promise.resolve(void messages.push(...batch.messages)),
+  });
+  try {
+    await eventually(() => Promise.resolve(messages.length), (n) => n >= count, {
+      what: `${count} on ${topic}`,
+    });
+  } finally {
+    await subscription.close();
+  }
+  return messages;
+}
+
+/** A consumer whose effect is a row in test_effects; it counts handler calls and throws on poison. */
+async function effectConsumer(
+  stack: Stack,
+  topic: string,
+  options: { group?: string; batch?: boolean } = {},
+) {
+  await stack.db.exec(
+    "create table if not exists test_effects (event_id uuid not null, key text not null, seq int not null)",
+  );
+  const calls = new Map<string, number>();
+  const consumer = await startConsumer({
+    group: options.group ?? `${topic}.effects`,
+    topics: [topic],
+    subscriber: stack.transport,
+    deadLetters: stack.transport,
+    unitOfWork: sqlUnitOfWork(stack.db, (tx: SqlClient) => ({ inbox: new PostgresInboxStore(tx), sql: tx })),
+    retry: fastRetry,
+    batch: options.batch ? { maxSize: 100, flushEveryMs: 50 } : undefined,
+    logger: testLogger,
+    handle: async (events, tx) => {
+      for (const event of events) {
+        calls.set(event.eventId, (calls.get(event.eventId) ?? 0) + 1);
+        const payload = event.payload as Payload;
+        if (payload.poison) throw new Error(`cannot apply event ${event.eventId}`);
+        await tx.sql.query("insert into test_effects (event_id, key, seq) values ($1, $2, $3)", [
+          event.eventId,
+          event.aggregateId,
+          payload.seq,
+        ]);
+      }
+    },
+  });
+  return { calls, stop: () => consumer.stop() };
+}
+
+const effects = (stack: Stack) =>
+  stack.db.query<{ event_id: string; key: string; seq: number }>(
+    "select event_id::text, key, seq from test_effects",
+  );
+
+/** Registers the pipeline contract for one deployment stack. */
+export function pipelineContract(name: string, open: () => Promise<Stack>): void {
+  const topicOf = async (stack: Stack, partitions: number) => {
+    const topic = `t${uniqueId()}.contract`;
+    await stack.transport.ensure([{ topic, partitions }]);
+    return topic;
+  };
+
+  Deno.test(`${name}: committed events travel outbox → relay → consumer, each key in commit order`, async () => {
+    const stack = await open();
+    try {
+      const topic = await topicOf(stack, 3);
+      for (let seq = 1; seq <= 30; seq++) {
+        await stack.db.transaction((tx) =>
+          new PostgresOutboxWriter(tx, { channel: `outbox_${stack.db.schema}` }).append(
+            topic,
+            ["k1", "k2", "k3", "k4"].map((key) =>
+              createEnvelope({ eventType: "T", aggregateType: "t", aggregateId: key, payload: { seq } })
+            ),
+          )
+        );
+      }
+      const source = new PostgresOutboxSource(stack.db, {
+        channel: `outbox_${stack.db.schema}`,
+        exclusive: !stack.concurrentRelay,
+      });
+      await source.listen();
+      const relay = startRelay({
+        source,
+        publisher: stack.transport,
+        concurrency: stack.concurrentRelay ? 3 : 1,
+        batchSize: 7,
+        pollIntervalMs: 50,
+      });
+      const consumer = await effectConsumer(stack, topic);
+      try {
+        const rows = await eventually(() => effects(stack), (r) => r.length === 120, { what: "120 effects" });
+        assert.equal(new Set(rows.map((r) => r.event_id)).size, 120);
+      } finally {
+        await consumer.stop();
+        await relay.stop();
+        await source.close();
+      }
+      const delivered = await readAll(stack, topic, 120);
+      for (const key of ["k1", "k2", "k3", "k4"]) {
+        const seqs = delivered.filter((m) => m.key === key).map((m) => JSON.parse(m.value).payload.seq);
+        assert.deepEqual(seqs, Array.from({ length: 30 }, (_, i) => i + 1), `order of ${key}`);
+      }
+    } finally {
+      await stack.close();
+    }
+  });
+
+  Deno.test(`${name}: the same event delivered twice is applied once`, async () => {
+    const stack = await open();
+    try {
+      const topic = await topicOf(stack, 2);
+      const first = message(topic, "k1", { seq: 1 });
+      const second = message(topic, "k2", { seq: 2 });
+      await stack.transport.publish([first.wire, second.wire, first.wire]);
+      await stack.transport.publish([first.wire]);
+      const consumer = await effectConsumer(stack, topic);
+      try {
+        await eventually(() => effects(stack), (rows) => rows.length === 2, { what: "both effects" });
+        await new Promise((r) => setTimeout(r, 300));
+        assert.equal((await effects(stack)).length, 2, "each event applied exactly once");
+      } finally {
+        await consumer.stop();
+      }
+    } finally {
+      await stack.close();
+    }
+  });
+
+  for (const batch of [false, true]) {
+    Deno.test(`${name}: a poison event is retried, dead-lettered, and the events behind it go on (${batch ? "batched" : "one by one"})`, async () => {
+      const stack = await open();
+      try {
+        const topic = await topicOf(stack, 1);
+        const poison = message(topic, "same-key", { seq: 2, poison: true });
+        const wires = [message(topic, "same-key", { seq: 1 }).wire, poison.wire];
+        for (const seq of [3, 4, 5]) wires.push(message(topic, "same-key", { seq }).wire);
+        await stack.transport.publish(wires);
+        const consumer = await effectConsumer(stack, topic, { batch });
+        try {
+          const rows = await eventually(() => effects(stack), (r) => r.length === 4, {
+            what: "four good events",
+          });
+          assert.deepEqual(rows.map((r) => r.seq).sort(), [1, 3, 4, 5]);
+          assert.ok(
+            (consumer.calls.get(poison.envelope.eventId) ?? 0) >= 1 + fastRetry.maxRetries,
+            "retried",
+          );
+        } finally {
+          await consumer.stop();
+        }
+        const [dead] = await readAll(stack, `${topic}.dlq`, 1);
+        assert.equal(dead.key, "same-key");
+        assert.equal(dead.headers["event-id"], poison.envelope.eventId);
+        assert.match(dead.headers["dlq-error"], /cannot apply event/);
+        assert.equal(dead.headers["dlq-original-topic"], topic);
+        assert.equal(dead.headers["dlq-attempts"], String(1 + fastRetry.maxRetries));
+        assert.equal(JSON.parse(dead.value).eventId, poison.envelope.eventId, "the original value is kept");
+      } finally {
+        await stack.close();
+      }
+    });
+  }
+
+  Deno.test(`${name}: an undecodable message is dead-lettered at once`, async () => {
+    const stack = await open();
+    try {
+      const topic = await topicOf(stack, 1);
+      await stack.transport.publish([
+        { topic, key: "k", value: "{not json", headers: {} },
+        message(topic, "k", { seq: 1 }).wire,
+      ]);
+      const consumer = await effectConsumer(stack, topic);
+      try {
+        await eventually(() => effects(stack), (rows) => rows.length === 1, { what: "the good event" });
+      } finally {
+        await consumer.stop();
+      }
+      const [dead] = await readAll(stack, `${topic}.dlq`, 1);
+      assert.equal(dead.value, "{not json");
+      assert.match(dead.headers["dlq-error"], /not JSON/);
+      assert.equal(dead.headers["dlq-attempts"], "1");
+    } finally {
+      await stack.close();
+    }
+  });
+
+  Deno.test(`${name}: a restarted consumer resumes from its committed position`, async () => {
+    const stack = await open();
+    try {
+      const topic = await topicOf(stack, 2);
+      const group = `${topic}.resume`;
+      await stack.transport.publish(
+        Array.from({ length: 10 }, (_, i) => message(topic, `k${i % 3}`, { seq: i }).wire),
+      );
+      const first = await effectConsumer(stack, topic, { group, batch: true });
+      await eventually(() => effects(stack), (rows) => rows.length === 10, { what: "first ten" });
+      await first.stop();
+      await stack.transport.publish(
+        Array.from({ length: 10 }, (_, i) => message(topic, `k${i % 3}`, { seq: 10 + i }).wire),
+      );
+      const second = await effectConsumer(stack, topic, { group, batch: true });
+      try {
+        await eventually(() => effects(stack), (rows) => rows.length === 20, { what: "all twenty" });
+        await new Promise((r) => setTimeout(r, 300));
+        assert.equal(second.calls.size, 10, "the restarted consumer saw only what followed its position");
+        assert.equal((await effects(stack)).length, 20);
+      } finally {
+        await second.stop();
+      }
+    } finally {
+      await stack.close();
+    }
+  });
+}

@@ -1,0 +1,283 @@
+/** What every transport adapter must do, stated once over the ports; each adapter's test runs it. */
+import assert from "node:assert/strict";
+import type {
+  PartitionBatch,
+  Publisher,
+  ReceivedMessage,
+  Subscriber,
+  Subscription,
+  TransportMessage,
+} from "../../outbox/ports.ts";
+import { uniqueId } from "../helpers.ts";
+
+/** A transport opened for one test, with the administration the suite needs around it. */
+export interface TransportUnderTest {
+  publisher: Publisher;
+  subscriber: Subscriber;
+  /** Creates the topics (the contract assumes topics are never created implicitly). */
+  createTopics(topics: string[], partitions: number): Promise<void>;
+  /** Releases everything the transport opened, subscriptions included. */
+  close(): Promise<void>;
+}
+
+const deliveryTimeoutMs = 30_000;
+
+function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+async function waitFor(what: string, condition: () => boolean, timeoutMs = deliveryTimeoutMs): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await delay(25);
+  }
+}
+
+/** A subscription that records every batch it is handed. */
+interface Recorder {
+  readonly subscription: Subscription;
+  readonly batches: PartitionBatch[];
+  readonly messages: ReceivedMessage[];
+}
+
+async function record(
+  subscriber: Subscriber,
+  group: string,
+  topics: string[],
+  onBatch: (batch: PartitionBatch, subscription: Subscription) => Promise<void> = () => Promise.resolve(),
+): Promise<Recorder> {
+  const batches: PartitionBatch[] = [];
+  const messages: ReceivedMessage[] = [];
+  const subscription = await subscriber.subscribe({
+    group,
+    topics,
+    onBatch: async (batch, subscription) => {
+      batches.push(batch);
+      messages.push(...batch.messages);
+      await onBatch(batch, subscription);
+    },
+  });
+  return { subscription, batches, messages };
+}
+
+function names(): { topic: (base: string) => string; group: (base: string) => string } {
+  const id = uniqueId();
+  return { topic: (base) => `contract.${id}.${base}`, group: (base) => `contract-${id}-${base}` };
+}
+
+function message(
+  topic: string,
+  key: string,
+  value: string,
+  headers: Record<string, string> = {},
+): TransportMessage {
+  return { topic, key, value, headers };
+}
+
+/** Registers the transport contract's test cases for one adapter; `open` gives each case a fresh transport. */
+export function transportContract(name: string, open: () => Promise<TransportUnderTest>): void {
+  async function withTransport(work: (transport: TransportUnderTest) => Promise<void>): Promise<void> {
+    const transport = await open();
+    try {
+      await work(transport);
+    } finally {
+      await transport.close();
+    }
+  }
+
+  Deno.test(`${name}: a published message arrives with its key, value and headers unchanged`, () =>
+    withTransport(async ({ publisher, subscriber, createTopics }) => {
+      const { topic: topicName, group } = names();
+      const topic = topicName("roundtrip");
+      await createTopics([topic], 1);
+      const sent = message(topic, "video:42 ü", '{"text":"héllo ✓","n":1}', {
+        "event-id": crypto.randomUUID(),
+        "x-request-id": "req-1",
+        "x-ünïcode": "välue ✓",
+        "x-empty": "",
+      });
+      // Published before anyone subscribes: a new group starts from the earliest message.
+      await publisher.publish([sent]);
+
+      const heartbeats: Promise<void>[] = [];
+      const recorder = await record(subscriber, group("reader"), [topic], (batch) => {
+        heartbeats.push(batch.heartbeat());
+        return Promise.resolve();
+      });
+      await waitFor("the message", () => recorder.messages.length >= 1);
+      await Promise.all(heartbeats);
+      await recorder.subscription.close();
+
+      assert.equal(recorder.messages.length, 1);
+      const [got] = recorder.messages;
+      assert.deepEqual(
+        { topic: got.topic, key: got.key, value: got.value, headers: got.headers, partition: got.partition },
+        { ...sent, partition: 0 },
+      );
+      assert.equal(got.offset, "0");
+      assert.equal(recorder.batches[0].topic, topic);
+      assert.equal(recorder.batches[0].partition, 0);
+    }));
+
+  Deno.test(
+    `${name}: 1 000 messages over 10 keys on 3 partitions arrive per key in publish order, one batch of a partition at a time`,
+    () =>
+      withTransport(async ({ publisher, subscriber, createTopics }) => {
+        const { topic: topicName, group } = names();
+        const topic = topicName("ordered");
+        await createTopics([topic], 3);
+        const keys = Array.from({ length: 10 }, (_, k) => `key-${k}`);
+        const total = 1000;
+        const sent = Array.from(
+          { length: total },
+          (_, i) => message(topic, keys[i % keys.length], String(Math.floor(i / keys.length))),
+        );
+        // Batches awaited one after the other, as the relay publishes.
+        for (let i = 0; i < total; i += 100) await publisher.publish(sent.slice(i, i + 100));
+
+        const active = new Set<number>();
+        const overlaps: number[] = [];
+        const recorder = await record(subscriber, group("reader"), [topic], async (batch) => {
+          if (active.has(batch.partition)) overlaps.push(batch.partition);
+          active.add(batch.partition);
+          // Leaves room for a second batch of the same partition to start, if the transport allowed it.
+          await delay(2);
+          active.delete(batch.partition);
+        });
+        await waitFor(`${total} messages`, () => recorder.messages.length >= total);
+        await recorder.subscription.close();
+
+        assert.equal(recorder.messages.length, total, "each message delivered once");
+        assert.deepEqual(overlaps, [], "no partition had two batches in flight");
+        const partitionOf = new Map<string, Set<number>>();
+        const sequences = new Map<string, number[]>();
+        for (const got of recorder.messages) {
+          partitionOf.set(got.key, (partitionOf.get(got.key) ?? new Set()).add(got.partition));
+          sequences.set(got.key, [...(sequences.get(got.key) ?? []), Number(got.value)]);
+        }
+        const expected = Array.from({ length: total / keys.length }, (_, i) => i);
+        for (const key of keys) {
+          assert.equal(partitionOf.get(key)?.size, 1, `${key} stays on one partition`);
+          assert.deepEqual(sequences.get(key), expected, `order of ${key}`);
+        }
+        for (const batch of recorder.batches) {
+          assert.ok(batch.messages.length > 0, "no empty batch");
+          const offsets = batch.messages.map((m) => BigInt(m.offset));
+          for (const m of batch.messages) {
+            assert.equal(m.topic, batch.topic);
+            assert.equal(m.partition, batch.partition);
+          }
+          for (let i = 1; i < offsets.length; i++) {
+            assert.ok(offsets[i] > offsets[i - 1], "offsets ascend in a batch");
+          }
+        }
+      }),
+  );
+
+  Deno.test(
+    `${name}: a group that re-subscribes resumes at its committed position and gets the uncommitted messages again`,
+    () =>
+      withTransport(async ({ publisher, subscriber, createTopics }) => {
+        const { topic: topicName, group: groupName } = names();
+        const topic = topicName("resume");
+        const group = groupName("resume");
+        await createTopics([topic], 1);
+        await publisher.publish(Array.from({ length: 10 }, (_, i) => message(topic, "k", `m${i}`)));
+
+        // given a member that received m0..m9 and committed only up to m4 (the next offset to read is 5)
+        const first = await record(subscriber, group, [topic]);
+        await waitFor("m0..m9", () => first.messages.length >= 10);
+        await first.subscription.commit([{ topic, partition: 0, offset: "5" }]);
+        await first.subscription.close();
+        assert.deepEqual(first.messages.map((m) => m.value), Array.from({ length: 10 }, (_, i) => `m${i}`));
+
+        // when more messages follow and the group subscribes again
+        await publisher.publish(Array.from({ length: 5 }, (_, i) => message(topic, "k", `m${10 + i}`)));
+        const second = await record(subscriber, group, [topic]);
+        await waitFor("m5..m14", () => second.messages.length >= 10);
+        // Time for anything that should not come (a delivery from before the committed position) to show up.
+        await delay(1000);
+        await second.subscription.close();
+
+        // then it starts at m5: m5..m9 were delivered but not committed, so they come again, then the new ones
+        assert.deepEqual(
+          second.messages.map((m) => m.value),
+          Array.from({ length: 10 }, (_, i) => `m${5 + i}`),
+        );
+        assert.equal(second.messages[0].offset, "5");
+      }),
+  );
+
+  Deno.test(`${name}: two groups each receive every message`, () =>
+    withTransport(async ({ publisher, subscriber, createTopics }) => {
+      const { topic: topicName, group } = names();
+      const topic = topicName("fanout");
+      await createTopics([topic], 2);
+      const values = Array.from({ length: 50 }, (_, i) => `v${i}`);
+      const a = await record(subscriber, group("a"), [topic]);
+      const b = await record(subscriber, group("b"), [topic]);
+      await publisher.publish(values.map((value, i) => message(topic, `key-${i % 7}`, value)));
+
+      await waitFor(
+        "both groups to get 50 messages",
+        () => a.messages.length >= 50 && b.messages.length >= 50,
+      );
+      await delay(500);
+      await Promise.all([a.subscription.close(), b.subscription.close()]);
+      for (const recorder of [a, b]) {
+        assert.equal(recorder.messages.length, values.length);
+        assert.deepEqual(recorder.messages.map((m) => m.value).sort(), [...values].sort());
+      }
+    }));
+
+  Deno.test(`${name}: close waits for the batch in flight, whose commit still counts`, () =>
+    withTransport(async ({ publisher, subscriber, createTopics }) => {
+      const { topic: topicName, group: groupName } = names();
+      const topic = topicName("close");
+      const group = groupName("close");
+      await createTopics([topic], 1);
+      await publisher.publish([message(topic, "k", "first")]);
+
+      // given a batch that is still being handled
+      let release = () => {};
+      const released = new Promise<void>((resolve) => (release = resolve));
+      let handled = false;
+      const first = await record(subscriber, group, [topic], async (batch, subscription) => {
+        await released;
+        const last = batch.messages[batch.messages.length - 1];
+        await subscription.commit([{
+          topic,
+          partition: batch.partition,
+          offset: String(BigInt(last.offset) + 1n),
+        }]);
+        handled = true;
+      });
+      await waitFor("the first message", () => first.messages.length >= 1);
+
+      // when the subscription closes, it resolves only after that batch
+      let closed = false;
+      const closing = first.subscription.close().then(() => (closed = true));
+      await delay(500);
+      assert.equal(closed, false, "close waited for the batch in flight");
+      release();
+      await closing;
+      assert.equal(handled, true);
+
+      // then the batch's commit counts: the group resumes after it
+      await publisher.publish([message(topic, "k", "second")]);
+      const second = await record(subscriber, group, [topic]);
+      await waitFor("the second message", () => second.messages.length >= 1);
+      await delay(500);
+      await second.subscription.close();
+      assert.deepEqual(second.messages.map((m) => m.value), ["second"]);
+    }));
+
+  Deno.test(`${name}: publishing to a topic that does not exist rejects (no implicit creation)`, () =>
+    withTransport(async ({ publisher }) => {
+      const { topic } = names();
+      const started = Date.now();
+      await assert.rejects(publisher.publish([message(topic("missing"), "k", "v")]));
+      assert.ok(Date.now() - started < 20_000, "the rejection comes within 20 s");
+    }));
+}
