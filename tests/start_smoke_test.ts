@@ -1,0 +1,158 @@
+import assert from "node:assert/strict";
+import { eventually, repoRoot } from "./helpers.ts";
+
+/** `deno task start` as a user runs it: no DATABASE_URL, KAFKA_BROKERS or REDIS_URL, a data folder of its own. */
+async function start(dataDir: string) {
+  const env: Record<string, string> = {
+    DATA_DIR: dataDir,
+    PORT: "0",
+    BATCH_FLUSH_MS: "100",
+    RELAY_POLL_MS: "100",
+  };
+  for (const name of ["PATH", "HOME", "DENO_DIR", "XDG_CACHE_HOME"]) {
+    const value = Deno.env.get(name);
+    if (value) env[name] = value;
+  }
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", "bin/start.ts"],
+    cwd: repoRoot,
+    clearEnv: true,
+    env,
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const output: string[] = [];
+  const lines = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  const stderr = new Response(child.stderr).text();
+  let url: string | undefined;
+  const reading = (async () => {
+    let buffer = "";
+    for (;;) {
+      const { value, done } = await lines.read();
+      if (done) return;
+      buffer += value;
+      const parts = buffer.split("\n");
+      buffer = parts.pop()!;
+      for (const line of parts) {
+        output.push(line);
+        url ??= line.match(/ready in \d+ ms: (http:\/\/\S+)/)?.[1];
+      }
+    }
+  })();
+  const exited = child.status;
+  await Promise.race([
+    eventually(() => Promise.resolve(url), (u) => u !== undefined, { timeoutMs: 60_000, what: "ready line" }),
+    exited.then(async (s) => {
+      if (!url) throw new Error(`start exited with ${s.code}: ${output.join("\n")}\n${await stderr}`);
+    }),
+  ]);
+  return {
+    url: url!,
+    output,
+    async stop(signal: Deno.Signal) {
+      child.kill(signal);
+      const status = await exited;
+      await reading;
+      await stderr;
+      return status;
+    },
+  };
+}
+
+const like = (url: string, user: number, video: number) =>
+  fetch(`${url}/videos/${video}/likes`, { method: "POST", headers: { "x-user-id": String(user) } });
+
+async function status(url: string, video: number, user?: number): Promise<{ count: number; liked: boolean }> {
+  const response = await fetch(`${url}/videos/${video}/likes`, {
+    headers: user ? { "x-user-id": String(user) } : {},
+  });
+  return await response.json();
+}
+
+Deno.test("deno task start: embedded platform keeps its data across SIGTERM and SIGKILL, each like applied once", async () => {
+  const dataDir = await Deno.makeTempDir({ prefix: "start-smoke-" });
+  try {
+    // given a fresh data folder, when a user likes a video
+    let app = await start(dataDir);
+    assert.ok(app.output.some((line) => line.includes("PGlite created")), app.output.join("\n"));
+    const response = await like(app.url, 7, 42);
+    assert.equal(response.status, 200);
+    await response.body?.cancel();
+    // then the consumer's projection counts it
+    await eventually(() => status(app.url, 42), (s) => s.count === 1, { what: "count 1" });
+
+    // when stopped with SIGTERM and started again, the data is there
+    assert.equal((await app.stop("SIGTERM")).code, 0);
+    app = await start(dataDir);
+    assert.ok(app.output.some((line) => line.includes("PGlite opened")));
+    assert.deepEqual(await status(app.url, 42, 7), { count: 1, liked: true });
+
+    // when it is killed with SIGKILL in the middle of 2 000 likes
+    const total = 2000;
+    let next = 1;
+    let answered = 0;
+    const liker = async () => {
+      while (next <= total) {
+        const user = next++;
+        try {
+          const r = await like(app.url, user, (user % 20) + 1);
+          await r.body?.cancel();
+          if (r.ok) answered++;
+        } catch {
+          return; // the process is gone
+        }
+      }
+    };
+    const liking = Promise.all(Array.from({ length: 8 }, liker));
+    await eventually(() => Promise.resolve(answered), (n) => n >= 600, {
+      timeoutMs: 60_000,
+      what: "600 likes",
+    });
+    assert.equal((await app.stop("SIGKILL")).signal, "SIGKILL");
+    await liking;
+    assert.ok(answered < total, `killed mid-stream (${answered} answered)`);
+
+    // then after a restart, every committed like is counted exactly once
+    app = await start(dataDir);
+    const truth = new Map<number, number>();
+    for (let user = 1; user < next; user++) {
+      const video = (user % 20) + 1;
+      if ((await status(app.url, video, user)).liked) truth.set(video, (truth.get(video) ?? 0) + 1);
+    }
+    const committed = [...truth.values()].reduce((a, b) => a + b, 0);
+    assert.ok(committed >= answered, `every answered like committed (${committed} >= ${answered})`);
+    for (let video = 1; video <= 20; video++) {
+      await eventually(() => status(app.url, video), (s) => s.count === (truth.get(video) ?? 0), {
+        timeoutMs: 30_000,
+        what: `video ${video} counted ${truth.get(video) ?? 0} times`,
+      });
+    }
+    assert.equal((await app.stop("SIGTERM")).code, 0);
+  } finally {
+    await Deno.remove(dataDir, { recursive: true });
+  }
+});
+
+Deno.test("a second deno task start on the same data folder refuses at once, and the first is unharmed", async () => {
+  const dataDir = await Deno.makeTempDir({ prefix: "start-lock-" });
+  try {
+    const first = await start(dataDir);
+    const liked = await like(first.url, 1, 1);
+    await liked.body?.cancel();
+    const second = new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", "bin/start.ts"],
+      cwd: repoRoot,
+      env: { DATA_DIR: dataDir, PORT: "0", DATABASE_URL: "", KAFKA_BROKERS: "", REDIS_URL: "" },
+    });
+    const result = await second.output();
+    assert.equal(result.code, 1);
+    const message = new TextDecoder().decode(result.stderr);
+    assert.match(message, new RegExp(`data folder ${dataDir} is in use`));
+    await eventually(() => status(first.url, 1, 1), (s) => s.liked && s.count === 1, {
+      what: "first unharmed",
+    });
+    assert.equal((await first.stop("SIGTERM")).code, 0);
+  } finally {
+    await Deno.remove(dataDir, { recursive: true });
+  }
+});
