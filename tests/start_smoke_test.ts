@@ -156,3 +156,19 @@ Deno.test("a second deno task start on the same data folder refuses at once, and
     await Deno.remove(dataDir, { recursive: true });
   }
 });
+
+Deno.test("a malformed DATABASE_URL stops deno task start with the variable named, touching nothing", async () => {
+  const dataDir = await Deno.makeTempDir({ prefix: "start-config-" });
+  try {
+    const result = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", "bin/start.ts"],
+      cwd: repoRoot,
+      env: { DATA_DIR: dataDir, DATABASE_URL: "nonsense" },
+    }).output();
+    assert.equal(result.code, 2);
+    assert.match(new TextDecoder().decode(result.stderr), /DATABASE_URL="nonsense": must be a postgres/);
+    assert.deepEqual([...Deno.readDirSync(dataDir)], [], "nothing written");
+  } finally {
+    await Deno.remove(dataDir, { recursive: true });
+  }
+});
