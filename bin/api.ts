@@ -1,16 +1,21 @@
-/** `deno task api`: the HTTP API. */
+/** `deno task api`: the HTTP API, with /health, /health/ready and /metrics on the same port. */
+import { Metrics } from "../adapters/metrics/prometheus.ts";
+import { PostgresOutboxSource } from "../adapters/postgres/outbox_store.ts";
 import { RedisLikeCache } from "../adapters/redis/like_cache.ts";
 import { apiApp } from "./parts.ts";
-import { boot, openDatabase, openRedis, shutdownSignal } from "./wiring.ts";
+import { boot, openDatabase, openRedis, outboxSettings, shutdownSignal } from "./wiring.ts";
 
 const { config, logger } = boot("api");
 const db = await openDatabase(config);
 const redis = openRedis(config);
+const metrics = new Metrics({ process: "api" });
+metrics.watchOutbox(new PostgresOutboxSource(db, outboxSettings(config)));
 const app = apiApp({
   db,
   cache: new RedisLikeCache(redis),
   config,
   logger,
+  metrics,
   checks: { postgres: () => db.query("select 1"), redis: () => redis.ping() },
 });
 

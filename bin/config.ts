@@ -43,7 +43,9 @@ export const configSchema = z.object({
   TOPIC_PARTITIONS: int(6, 1),
   TOPIC_REPLICATION_FACTOR: int(1, 1),
   PORT: port(8080),
-  METRICS_PORT: port(0),
+  /** Port of /metrics and /health for relay (default 9464) and worker (default 9465); 0 picks a free one. */
+  METRICS_PORT: z.string().regex(/^[0-9]+$/, "must be a whole number").transform(Number)
+    .pipe(z.number().max(65535)).optional(),
   OUTBOX_BUCKETS: int(64, 1),
   RELAY_BATCH_SIZE: int(500, 1),
   RELAY_CONCURRENCY: int(4, 1),

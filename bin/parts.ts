@@ -1,6 +1,8 @@
 /** The pieces every process is made of, assembled from adapters; the composition roots pick and start them. */
 import type { Hono } from "hono";
-import { createApp, type ReadinessCheck } from "../adapters/http/app.ts";
+import { Hono as HonoApp } from "hono";
+import { createApp, opsRoutes, type ReadinessCheck } from "../adapters/http/app.ts";
+import type { Metrics } from "../adapters/metrics/prometheus.ts";
 import { PostgresLikeStore } from "../adapters/postgres/like_store.ts";
 import { PostgresOutboxSource, purgeInbox } from "../adapters/postgres/outbox_store.ts";
 import { isTransientDatabaseError, type SqlDatabase } from "../adapters/postgres/sql_client.ts";
@@ -8,9 +10,9 @@ import { interactionUnitOfWork, likeProjectionUnitOfWork } from "../adapters/pos
 import { projectLikeCounts } from "../application/interaction/project_like_counts.ts";
 import type { LikeCache } from "../application/interaction/ports.ts";
 import { type DistributedLock, type Logger, systemClock } from "../application/ports.ts";
-import { type RunningConsumer, startConsumer } from "../outbox/consumer.ts";
+import { type ConsumerObserver, type RunningConsumer, startConsumer } from "../outbox/consumer.ts";
 import type { Publisher, Subscriber, TopicAdmin } from "../outbox/ports.ts";
-import { type RunningRelay, startRelay } from "../outbox/relay.ts";
+import { type RelayObserver, type RunningRelay, startRelay } from "../outbox/relay.ts";
 import { type Config, names } from "./config.ts";
 import { outboxSettings } from "./wiring.ts";
 
@@ -22,6 +24,7 @@ export function apiApp(
     config: Config;
     logger: Logger;
     checks: Record<string, ReadinessCheck>;
+    metrics?: Metrics;
   },
 ): Hono {
   const { db, cache, config, logger } = deps;
@@ -36,7 +39,38 @@ export function apiApp(
       topic: names(config).interactionTopic,
     },
     checks: deps.checks,
+    metrics: deps.metrics,
   });
+}
+
+/** The consumer groups and topics of the worker, for lag metrics. */
+export function subscriptions(config: Config): { group: string; topic: string }[] {
+  const { interactionTopic, likePersistenceGroup } = names(config);
+  return [{ group: likePersistenceGroup, topic: interactionTopic }];
+}
+
+/**
+ * Serves /health, /health/ready and /metrics on `port` for processes without an API. When the port is taken
+ * (several relays on one host) it serves on a free port instead and says which.
+ */
+export function serveOps(
+  deps: { port: number; checks: Record<string, ReadinessCheck>; metrics: Metrics; logger: Logger },
+): Deno.HttpServer {
+  const app = new HonoApp().route("/", opsRoutes(deps));
+  const serve = (port: number) =>
+    Deno.serve({
+      port,
+      hostname: "0.0.0.0",
+      onListen: ({ port }) =>
+        deps.logger.info("health and metrics listening", { url: `http://127.0.0.1:${port}/metrics` }),
+    }, app.fetch);
+  try {
+    return serve(deps.port);
+  } catch (error) {
+    if (!(error instanceof Deno.errors.AddrInUse)) throw error;
+    deps.logger.warn("metrics port in use; serving on a free port", { port: deps.port });
+    return serve(0);
+  }
 }
 
 /** Creates the project's topics (and `.dlq`s) on the transport. */
@@ -51,7 +85,14 @@ export async function ensureTopics(admin: TopicAdmin, config: Config, logger: Lo
 
 /** Starts the relay; `exclusive` for a single-session database (PGlite), which allows one claim loop. */
 export async function relayProcess(
-  deps: { db: SqlDatabase; publisher: Publisher; config: Config; logger: Logger; exclusive?: boolean },
+  deps: {
+    db: SqlDatabase;
+    publisher: Publisher;
+    config: Config;
+    logger: Logger;
+    exclusive?: boolean;
+    observer?: RelayObserver;
+  },
 ): Promise<{ relay: RunningRelay; source: PostgresOutboxSource }> {
   const { config } = deps;
   const source = new PostgresOutboxSource(deps.db, { ...outboxSettings(config), exclusive: deps.exclusive });
@@ -63,6 +104,7 @@ export async function relayProcess(
     concurrency: deps.exclusive ? 1 : config.RELAY_CONCURRENCY,
     pollIntervalMs: config.RELAY_POLL_MS,
     logger: deps.logger,
+    observer: deps.observer,
   });
   return { relay, source };
 }
@@ -75,6 +117,7 @@ export async function startConsumers(
     cache: LikeCache;
     config: Config;
     logger: Logger;
+    observer?: ConsumerObserver;
   },
 ): Promise<RunningConsumer[]> {
   const { config, logger } = deps;
@@ -96,6 +139,7 @@ export async function startConsumers(
       batch: { maxSize: config.BATCH_SIZE, flushEveryMs: config.BATCH_FLUSH_MS },
       isTransient: isTransientDatabaseError,
       logger,
+      observer: deps.observer,
     }),
   ];
 }

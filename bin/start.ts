@@ -6,6 +6,7 @@
 import type { Redis } from "ioredis";
 import { InProcessTransport } from "../adapters/inprocess/transport.ts";
 import { KafkaTopics } from "../adapters/kafka/kafkajs.ts";
+import { type LagReader, Metrics } from "../adapters/metrics/prometheus.ts";
 import { MemoryLikeCache } from "../adapters/memory/like_cache.ts";
 import { MemoryLock } from "../adapters/memory/lock.ts";
 import { DataDirLockedError, lockDataDir } from "../adapters/pglite/data_dir_lock.ts";
@@ -19,7 +20,7 @@ import { warmLikeCache } from "../application/interaction/warm_like_cache.ts";
 import type { LikeCache } from "../application/interaction/ports.ts";
 import type { DistributedLock } from "../application/ports.ts";
 import type { Publisher, Subscriber, TopicAdmin } from "../outbox/ports.ts";
-import { apiApp, ensureTopics, relayProcess, startConsumers, startPurges } from "./parts.ts";
+import { apiApp, ensureTopics, relayProcess, startConsumers, startPurges, subscriptions } from "./parts.ts";
 import { boot, kafkaTransport, openDatabase, openRedis, shutdownSignal } from "./wiring.ts";
 
 const started = performance.now();
@@ -68,7 +69,7 @@ say(`✓ migrations ${applied.length ? `${applied.length} applied` : "up to date
 // Transport: Kafka, or the in-process log in the same database.
 step = performance.now();
 let transport: Publisher & Subscriber & { close(): Promise<void> };
-let admin: TopicAdmin;
+let admin: TopicAdmin & LagReader;
 let inProcess: InProcessTransport | undefined;
 if (real.kafka) {
   transport = kafkaTransport(config, logger);
@@ -77,6 +78,8 @@ if (real.kafka) {
   inProcess = new InProcessTransport(db, { logger });
   transport = admin = inProcess;
 }
+const metrics = new Metrics({ process: "start" });
+metrics.watchLag(admin, subscriptions(config));
 await ensureTopics(admin, config, logger);
 say(
   `✓ transport  ${
@@ -123,6 +126,7 @@ const app = apiApp({
   cache,
   config,
   logger,
+  metrics,
   checks: {
     database: () => db.query("select 1"),
     ...(redis ? { redis: () => redis.ping() } : {}),

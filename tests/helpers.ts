@@ -142,3 +142,31 @@ export async function kafkaControl(
     throw new Error(`deploy/kafka.sh ${command} failed:\n${text}`);
   }
 }
+
+/** A free TCP port on 127.0.0.1. */
+export function freePort(): number {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const { port } = listener.addr as Deno.NetAddr;
+  listener.close();
+  return port;
+}
+
+/** Sums the samples of `name` in Prometheus text whose labels include `labels`. */
+export function metricValue(text: string, name: string, labels: Record<string, string> = {}): number {
+  let sum = 0;
+  for (const line of text.split("\n")) {
+    const match = line.match(/^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{(.*)\})? (.+)$/);
+    if (!match || match[1] !== name) continue;
+    const present = Object.fromEntries(
+      [...(match[3] ?? "").matchAll(/(\w+)="([^"]*)"/g)].map((m) => [m[1], m[2]]),
+    );
+    if (Object.entries(labels).every(([k, v]) => present[k] === v)) sum += Number(match[4]);
+  }
+  return sum;
+}
+
+/** Fetches `/metrics` of a process. */
+export async function scrape(port: number): Promise<string> {
+  const response = await fetch(`http://127.0.0.1:${port}/metrics`);
+  return await response.text();
+}

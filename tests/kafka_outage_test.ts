@@ -1,6 +1,14 @@
 import assert from "node:assert/strict";
 import { KafkaTopics } from "../adapters/kafka/kafkajs.ts";
-import { eventually, kafkaControl, readTopic, testDatabase, uniqueId } from "./helpers.ts";
+import {
+  eventually,
+  freePort,
+  kafkaControl,
+  readTopic,
+  spawnProcess,
+  testDatabase,
+  uniqueId,
+} from "./helpers.ts";
 import { likeConsumerFor, likesApi, relayFor } from "./fixtures.ts";
 
 const port = 19092;
@@ -52,6 +60,43 @@ Deno.test("writes while Kafka is stopped commit; after it is back, all arrive an
       what: "the consumer to count all 101 likes",
     });
   } finally {
+    await kafkaControl("reset", port);
+  }
+});
+
+Deno.test("the relay's /health/ready reports Kafka down within seconds, and up again when it returns", async () => {
+  await kafkaControl("start", port);
+  await using db = await testDatabase();
+  const metricsPort = freePort();
+  const relay = spawnProcess("relay", {
+    DATABASE_SCHEMA: db.schema,
+    KAFKA_BROKERS: brokers.join(","),
+    METRICS_PORT: String(metricsPort),
+  });
+  const ready = async () => {
+    try {
+      const response = await fetch(`http://127.0.0.1:${metricsPort}/health/ready`);
+      return { status: response.status, body: await response.json() };
+    } catch {
+      return { status: 0, body: {} };
+    }
+  };
+  try {
+    const up = await eventually(ready, (r) => r.status === 200, { what: "ready" });
+    assert.equal(up.body.checks.kafka.status, "up");
+    assert.equal(up.body.checks.postgres.status, "up");
+
+    await kafkaControl("stop", port);
+    const stoppedAt = Date.now();
+    const down = await eventually(ready, (r) => r.status === 503, { timeoutMs: 15_000, what: "not ready" });
+    assert.equal(down.body.checks.kafka.status, "down");
+    assert.equal(down.body.checks.postgres.status, "up");
+    assert.ok(Date.now() - stoppedAt < 15_000);
+
+    await kafkaControl("start", port);
+    await eventually(ready, (r) => r.status === 200, { timeoutMs: 60_000, what: "ready again" });
+  } finally {
+    await relay.stop();
     await kafkaControl("reset", port);
   }
 });

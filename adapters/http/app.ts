@@ -4,6 +4,7 @@ import { requestId } from "hono/request-id";
 import type { Logger } from "../../application/ports.ts";
 import { problem, problemResponse } from "./problem.ts";
 import { likeRoutes, type LikeRoutesDeps } from "./like_routes.ts";
+import type { Metrics } from "../metrics/prometheus.ts";
 
 /** A dependency the readiness check probes. */
 export type ReadinessCheck = () => Promise<unknown>;
@@ -13,6 +14,7 @@ export interface AppDeps {
   readonly likes: LikeRoutesDeps;
   readonly logger: Logger;
   readonly checks?: Readonly<Record<string, ReadinessCheck>>;
+  readonly metrics?: Metrics;
 }
 
 /** Runs readiness checks; each reports status and latency. */
@@ -43,6 +45,23 @@ export async function readiness(checks: Readonly<Record<string, ReadinessCheck>>
 export function createApp(deps: AppDeps): Hono {
   const app = new Hono();
   app.use(requestId({ headerName: "x-request-id" }));
+  if (deps.metrics) {
+    const metrics = deps.metrics;
+    app.use(async (c, next) => {
+      const started = performance.now();
+      await next();
+      // The route pattern, not the path: ids must not explode the label set.
+      const route = c.req.routePath === "/*" ? "unmatched" : c.req.routePath;
+      metrics.observeRequest(c.req.method, route, c.res.status, (performance.now() - started) / 1000);
+      deps.logger.debug("request", {
+        requestId: c.get("requestId" as never),
+        method: c.req.method,
+        path: c.req.path,
+        status: c.res.status,
+        ms: Math.round(performance.now() - started),
+      });
+    });
+  }
   app.onError((error, c) =>
     problemResponse(error, c, (unexpected) =>
       deps.logger.error("request failed", {
@@ -53,12 +72,26 @@ export function createApp(deps: AppDeps): Hono {
   );
   app.notFound((c) => problemResponse(catchProblem(404, c.req.path), c, () => {}));
 
+  app.route("/", opsRoutes(deps));
+  app.route("/", likeRoutes(deps.likes));
+  return app;
+}
+
+/** `/health`, `/health/ready` and `/metrics`: every process serves them (the API on its port, others on METRICS_PORT). */
+export function opsRoutes(deps: Pick<AppDeps, "checks" | "metrics">): Hono {
+  const app = new Hono();
   app.get("/health", (c) => c.json({ status: "ok" }));
   app.get("/health/ready", async (c) => {
     const { ready, body } = await readiness(deps.checks ?? {});
     return c.json(body, ready ? 200 : 503);
   });
-  app.route("/", likeRoutes(deps.likes));
+  if (deps.metrics) {
+    const metrics = deps.metrics;
+    app.get("/metrics", async (c) => {
+      const { body, contentType } = await metrics.text();
+      return c.body(body, 200, { "content-type": contentType });
+    });
+  }
   return app;
 }
 

@@ -221,6 +221,18 @@ export class InProcessTransport implements Publisher, Subscriber, TopicAdmin {
     return subscription;
   }
 
+  /** Messages not yet committed by `group`, per partition of `topic`. */
+  async lag(group: string, topic: string): Promise<{ partition: number; lag: number }[]> {
+    const rows = await this.#db.query<{ partition: number; lag: string }>(
+      `select t.partition, (t.next_offset - coalesce(p.next_offset, 0))::text as lag
+       from transport_partitions t
+       left join transport_positions p on p.group_id = $1 and p.topic = t.topic and p.partition = t.partition
+       where t.topic = $2 order by t.partition`,
+      [group, topic],
+    );
+    return rows.map((row) => ({ partition: row.partition, lag: Number(row.lag) }));
+  }
+
   /** Deletes messages older than `olderThanMs` that every group has consumed; returns how many. */
   async purge(olderThanMs: number): Promise<number> {
     const rows = await this.#db.query<{ n: number }>(
