@@ -1,13 +1,14 @@
 import assert from "node:assert/strict";
-import { eventually, repoRoot } from "./helpers.ts";
+import { env as servers, eventually, repoRoot, testDatabase, testTopics } from "./helpers.ts";
 
 /** `deno task start` as a user runs it: no DATABASE_URL, KAFKA_BROKERS or REDIS_URL, a data folder of its own. */
-async function start(dataDir: string) {
+async function start(dataDir: string, extra: Record<string, string> = {}) {
   const env: Record<string, string> = {
     DATA_DIR: dataDir,
     PORT: "0",
     BATCH_FLUSH_MS: "100",
     RELAY_POLL_MS: "100",
+    ...extra,
   };
   for (const name of ["PATH", "HOME", "DENO_DIR", "XDG_CACHE_HOME"]) {
     const value = Deno.env.get(name);
@@ -172,3 +173,45 @@ Deno.test("a malformed DATABASE_URL stops deno task start with the variable name
     await Deno.remove(dataDir, { recursive: true });
   }
 });
+
+for (
+  const mode of [
+    { name: "DATABASE_URL alone: PostgreSQL with the in-process transport", kafka: false, redis: false },
+    {
+      name: "DATABASE_URL, KAFKA_BROKERS and REDIS_URL: the real deployment in one process",
+      kafka: true,
+      redis: true,
+    },
+  ]
+) {
+  Deno.test(`deno task start with ${mode.name}`, async () => {
+    await using db = await testDatabase();
+    const [topic] = await testTopics(2, "interaction-events");
+    const dataDir = await Deno.makeTempDir({ prefix: "start-real-" });
+    const app = await start(dataDir, {
+      DATABASE_URL: servers.databaseUrl,
+      DATABASE_SCHEMA: db.schema,
+      NAME_PREFIX: topic.slice(0, topic.indexOf(".")),
+      ...(mode.kafka ? { KAFKA_BROKERS: servers.brokers.join(",") } : {}),
+      ...(mode.redis ? { REDIS_URL: servers.redisUrl } : {}),
+    });
+    try {
+      assert.ok(app.output.some((line) => line.includes("PostgreSQL")), app.output.join("\n"));
+      assert.ok(app.output.some((line) => line.includes(mode.kafka ? "transport  Kafka" : "in-process")));
+      assert.ok(app.output.some((line) => line.includes(mode.redis ? "cache      Redis" : "in memory")));
+      const response = await like(app.url, 3, 9);
+      assert.equal(response.status, 200);
+      await response.body?.cancel();
+      const counted = await eventually(
+        () => db.query<{ count: string }>("select count::text from like_counts where target_id = 9"),
+        (rows) => rows[0]?.count === "1",
+        { what: "the projection row in PostgreSQL" },
+      );
+      assert.equal(counted.length, 1);
+      assert.deepEqual([...Deno.readDirSync(dataDir)], [], "no embedded database was created");
+    } finally {
+      assert.equal((await app.stop("SIGTERM")).code, 0);
+      await Deno.remove(dataDir, { recursive: true });
+    }
+  });
+}
