@@ -102,6 +102,7 @@ export async function relayProcess(
     publisher: deps.publisher,
     batchSize: config.RELAY_BATCH_SIZE,
     concurrency: deps.exclusive ? 1 : config.RELAY_CONCURRENCY,
+    settleMs: deps.exclusive ? 10 : 0,
     pollIntervalMs: config.RELAY_POLL_MS,
     logger: deps.logger,
     observer: deps.observer,

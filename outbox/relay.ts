@@ -21,6 +21,11 @@ export interface RelayOptions {
   readonly concurrency?: number;
   /** Poll interval when no notification arrives, in milliseconds (default 1 000). */
   readonly pollIntervalMs?: number;
+  /**
+   * Pause after a wake-up before claiming, so rows committed in a burst go out in one batch (default 0; the
+   * embedded mode uses a few ms because each claim costs its single database session a round of work).
+   */
+  readonly settleMs?: number;
   /** Backoff while the broker or database fails (default 250 ms doubling to 30 s, never giving up). */
   readonly backoff?: RetryPolicy;
   readonly logger?: Logger;
@@ -57,7 +62,10 @@ export function startRelay(options: RelayOptions): RunningRelay {
         if (failures > 0) logger.info("relay recovered", { loop: index, afterFailures: failures });
         failures = 0;
         observer.backoff?.(0);
-        if (count === 0) await options.source.waitForRows(options.pollIntervalMs ?? 1000, stopping.signal);
+        if (count === 0) {
+          await options.source.waitForRows(options.pollIntervalMs ?? 1000, stopping.signal);
+          if (options.settleMs) await sleep(options.settleMs, stopping.signal);
+        }
       } catch (error) {
         failures++;
         const delayMs = backoffDelay(backoff, failures);

@@ -27,6 +27,8 @@ export interface InProcessTransportOptions {
   readonly pollIntervalMs?: number;
   /** Messages per delivered batch (default 500). */
   readonly batchSize?: number;
+  /** Pause after a wake-up before reading, so a burst is read at once (default 5 ms). */
+  readonly settleMs?: number;
   readonly logger?: Logger;
 }
 
@@ -42,6 +44,7 @@ export class InProcessTransport implements Publisher, Subscriber, TopicAdmin {
   readonly #db: SqlDatabase;
   readonly #pollMs: number;
   readonly #batchSize: number;
+  readonly #settleMs: number;
   readonly #logger: Logger;
   readonly #partitions = new Map<string, number>();
   readonly #waiters = new Set<() => void>();
@@ -51,6 +54,7 @@ export class InProcessTransport implements Publisher, Subscriber, TopicAdmin {
     this.#db = db;
     this.#pollMs = options.pollIntervalMs ?? 500;
     this.#batchSize = options.batchSize ?? 500;
+    this.#settleMs = options.settleMs ?? 5;
     this.#logger = options.logger ?? silentLogger;
   }
 
@@ -169,32 +173,43 @@ export class InProcessTransport implements Publisher, Subscriber, TopicAdmin {
       },
     };
 
+    const byTopic = new Map<string, number[]>();
+    for (const { topic, partition } of partitions) byTopic.set(topic, [...(byTopic.get(topic) ?? []), partition]);
+
     const deliverOnce = async (): Promise<number> => {
       let delivered = 0;
-      for (const { topic, partition } of partitions) {
+      for (const [topic, numbers] of byTopic) {
         if (stopping.signal.aborted) break;
-        const id = `${topic}\u0000${partition}`;
-        const from = fetchAt.get(id) ?? 0n;
-        const rows = await this.#db.query<MessageRow>(
-          `select "offset"::text as "offset", key, value, headers from transport_messages
-           where topic = $1 and partition = $2 and "offset" >= $3 order by transport_messages."offset" limit $4`,
-          [topic, partition, from.toString(), this.#batchSize],
+        // One query reads the next messages of every partition of the topic.
+        const rows = await this.#db.query<MessageRow & { partition: number }>(
+          `select m.partition, m."offset"::text as "offset", m.key, m.value, m.headers
+           from unnest($2::int[], $3::bigint[]) as f(p, o)
+           cross join lateral (
+             select partition, "offset", key, value, headers from transport_messages
+             where topic = $1 and partition = f.p and "offset" >= f.o
+             order by transport_messages."offset" limit $4) as m`,
+          [
+            topic,
+            numbers,
+            numbers.map((p) => (fetchAt.get(`${topic}\u0000${p}`) ?? 0n).toString()),
+            this.#batchSize,
+          ],
         );
-        if (rows.length === 0) continue;
-        const messages: ReceivedMessage[] = rows.map((row) => ({
-          topic,
-          partition,
-          offset: row.offset,
-          key: row.key,
-          value: row.value,
-          headers: typeof row.headers === "string" ? JSON.parse(row.headers) : row.headers,
-        }));
-        await options.onBatch(
-          { topic, partition, messages, heartbeat: () => Promise.resolve() },
-          subscription,
-        );
-        fetchAt.set(id, BigInt(rows[rows.length - 1].offset) + 1n);
-        delivered += rows.length;
+        for (const partition of numbers) {
+          if (stopping.signal.aborted) break;
+          const messages: ReceivedMessage[] = rows.filter((row) => row.partition === partition).map((row) => ({
+            topic,
+            partition,
+            offset: row.offset,
+            key: row.key,
+            value: row.value,
+            headers: typeof row.headers === "string" ? JSON.parse(row.headers) : row.headers,
+          }));
+          if (messages.length === 0) continue;
+          await options.onBatch({ topic, partition, messages, heartbeat: () => Promise.resolve() }, subscription);
+          fetchAt.set(`${topic}\u0000${partition}`, BigInt(messages[messages.length - 1].offset) + 1n);
+          delivered += messages.length;
+        }
       }
       return delivered;
     };
@@ -205,7 +220,11 @@ export class InProcessTransport implements Publisher, Subscriber, TopicAdmin {
         try {
           const delivered = await deliverOnce();
           failures = 0;
-          if (delivered === 0) await this.#wait(this.#pollMs, stopping.signal);
+          if (delivered === 0) {
+            await this.#wait(this.#pollMs, stopping.signal);
+            // Let a burst of publishes land, so one read serves many of them.
+            await sleep(this.#settleMs, stopping.signal);
+          }
         } catch (error) {
           // Like a Kafka consumer: the batch is delivered again from the last fetched position.
           failures++;
