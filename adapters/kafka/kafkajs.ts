@@ -1,5 +1,6 @@
 /** The event transport on Apache Kafka through kafkajs: publisher, consumer groups, topic administration. */
 import { Buffer } from "node:buffer";
+import process from "node:process";
 import { type Admin, type Consumer, Kafka, logLevel, Partitioners, type Producer } from "kafkajs";
 import type { Logger } from "../../application/ports.ts";
 import { silentLogger } from "../../application/ports.ts";
@@ -29,6 +30,17 @@ export interface KafkaSettings {
 }
 
 export type { TopicSpec } from "../../outbox/ports.ts";
+
+// kafkajs computes a negative timeout when its request queue has nothing scheduled; Node clamps it to 1 ms and
+// warns at every process start. The warning says nothing actionable to an operator, so it is dropped.
+const emitWarning = process.emitWarning.bind(process);
+process.emitWarning = ((warning: string | Error, ...rest: unknown[]) => {
+  const type = typeof warning === "string"
+    ? (typeof rest[0] === "string" ? rest[0] : (rest[0] as { type?: string } | undefined)?.type)
+    : warning.name;
+  if (type === "TimeoutNegativeWarning") return;
+  return (emitWarning as (...args: unknown[]) => void)(warning, ...rest);
+}) as typeof process.emitWarning;
 
 function text(value: Buffer | string | null | undefined): string {
   if (value === null || value === undefined) return "";
