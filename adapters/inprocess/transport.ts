@@ -174,7 +174,9 @@ export class InProcessTransport implements Publisher, Subscriber, TopicAdmin {
     };
 
     const byTopic = new Map<string, number[]>();
-    for (const { topic, partition } of partitions) byTopic.set(topic, [...(byTopic.get(topic) ?? []), partition]);
+    for (const { topic, partition } of partitions) {
+      byTopic.set(topic, [...(byTopic.get(topic) ?? []), partition]);
+    }
 
     const deliverOnce = async (): Promise<number> => {
       let delivered = 0;
@@ -197,7 +199,9 @@ export class InProcessTransport implements Publisher, Subscriber, TopicAdmin {
         );
         for (const partition of numbers) {
           if (stopping.signal.aborted) break;
-          const messages: ReceivedMessage[] = rows.filter((row) => row.partition === partition).map((row) => ({
+          const messages: ReceivedMessage[] = rows.filter((row) => row.partition === partition).map((
+            row,
+          ) => ({
             topic,
             partition,
             offset: row.offset,
@@ -206,7 +210,10 @@ export class InProcessTransport implements Publisher, Subscriber, TopicAdmin {
             headers: typeof row.headers === "string" ? JSON.parse(row.headers) : row.headers,
           }));
           if (messages.length === 0) continue;
-          await options.onBatch({ topic, partition, messages, heartbeat: () => Promise.resolve() }, subscription);
+          await options.onBatch(
+            { topic, partition, messages, heartbeat: () => Promise.resolve() },
+            subscription,
+          );
           fetchAt.set(`${topic}\u0000${partition}`, BigInt(messages[messages.length - 1].offset) + 1n);
           delivered += messages.length;
         }
