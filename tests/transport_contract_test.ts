@@ -4,6 +4,8 @@ import { PlatformaticTransport } from "../adapters/kafka/platformatic.ts";
 import type { Publisher, Subscriber } from "../outbox/ports.ts";
 import { transportContract, type TransportUnderTest } from "./contracts/transport_contract.ts";
 import { env, testLogger } from "./helpers.ts";
+import { InProcessTransport } from "../adapters/inprocess/transport.ts";
+import { openEmbedded } from "./contracts/adapters.ts";
 
 function kafkaUnderTest(transport: Publisher & Subscriber & { close(): Promise<void> }): TransportUnderTest {
   return {
@@ -20,3 +22,16 @@ const settings: KafkaSettings = { brokers: env.brokers, clientId: "transport-con
 
 transportContract("kafkajs", () => Promise.resolve(kafkaUnderTest(new KafkajsTransport(settings))));
 transportContract("platformatic", () => Promise.resolve(kafkaUnderTest(new PlatformaticTransport(settings))));
+
+transportContract("in-process on PGlite", async () => {
+  const db = await openEmbedded();
+  const transport = new InProcessTransport(db, { pollIntervalMs: 50 });
+  return {
+    publisher: transport,
+    subscriber: transport,
+    async createTopics(topics, partitions) {
+      await transport.ensure(topics.map((topic) => ({ topic, partitions })));
+    },
+    close: () => transport.close(),
+  };
+});

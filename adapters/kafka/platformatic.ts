@@ -1,11 +1,11 @@
 /** The event transport on Apache Kafka through @platformatic/kafka: publisher and consumer groups. */
+import { Buffer } from "node:buffer";
 import {
   compatibilityPartitioner,
   Consumer,
   type Message,
   type MessagesStream,
   Producer,
-  stringDeserializers,
   stringSerializers,
 } from "@platformatic/kafka";
 import type { Logger } from "../../application/ports.ts";
@@ -23,14 +23,19 @@ import type {
 import type { KafkaSettings } from "./kafkajs.ts";
 
 type StringProducer = Producer<string, string, string, string>;
-type StringConsumer = Consumer<string, string, string, string>;
-type StringStream = MessagesStream<string, string, string, string>;
-type StringMessage = Message<string, string, string, string>;
+// Consumed bytes are decoded here rather than by the library's string deserializers: that path measured about
+// a fifth slower under Deno (141k-161k msg/s with this, ~118k with them).
+type BytesConsumer = Consumer<Buffer, Buffer, Buffer, Buffer>;
+type BytesStream = MessagesStream<Buffer, Buffer, Buffer, Buffer>;
+type BytesMessage = Message<Buffer, Buffer, Buffer, Buffer>;
 
 /** Backstop for one publish: the client's own retries end sooner, this also covers a broker that hangs. */
 const publishDeadlineMs = 15_000;
-/** Messages of one partition handed to one onBatch call (a consumer commits once per batch). */
-const maxBatchSize = 1000;
+/**
+ * Messages of one partition handed to one onBatch call. Consumers commit once per batch and a commit costs
+ * tens of milliseconds on a busy broker, so batches are about as large as kafkajs' (one fetch of a partition).
+ */
+const maxBatchSize = 5000;
 /** Fetching pauses above this many undelivered messages and resumes below the low mark. */
 const highWaterMark = 10_000;
 const lowWaterMark = 2_000;
@@ -52,6 +57,8 @@ function baseOptions(settings: KafkaSettings) {
     bootstrapBrokers: [...settings.brokers],
     connectTimeout: 3000,
     requestTimeout: 30_000,
+    // Set explicitly: an idempotent producer left without it retries without end, and a publish would hang for
+    // as long as the broker is down instead of letting the relay back off.
     retries: 5,
     retryDelay,
     autocreateTopics: false,
@@ -104,19 +111,29 @@ interface PartitionQueue {
   running: boolean;
 }
 
+/** The client nests every retry's error in the message; the first 300 characters say what went wrong. */
+function describe(error: unknown): string {
+  const message = String(error);
+  return message.length > 300 ? `${message.slice(0, 300)}…` : message;
+}
+
 function partitionKey(topic: string, partition: number): string {
   return `${topic}\u0000${partition}`;
 }
 
-function received(message: StringMessage): ReceivedMessage {
+function text(bytes: Buffer | null | undefined): string {
+  return bytes ? bytes.toString("utf8") : "";
+}
+
+function received(message: BytesMessage): ReceivedMessage {
   const headers: Record<string, string> = {};
-  for (const [name, value] of message.headers) headers[String(name)] = value ?? "";
+  for (const [name, value] of message.headers) headers[text(name)] = text(value);
   return {
     topic: message.topic,
     partition: message.partition,
     offset: message.offset.toString(),
-    key: message.key ?? "",
-    value: message.value ?? "",
+    key: text(message.key),
+    value: text(message.value),
     headers,
   };
 }
@@ -129,14 +146,14 @@ function received(message: StringMessage): ReceivedMessage {
  * session timeout.
  */
 class GroupMember implements Subscription {
-  readonly #consumer: StringConsumer;
+  readonly #consumer: BytesConsumer;
   readonly #options: SubscribeOptions;
   readonly #logger: Logger;
   readonly #slots: Slots;
   readonly #onClosed: () => void;
   readonly #stopping = new AbortController();
   #run = 0;
-  #stream: StringStream | undefined;
+  #stream: BytesStream | undefined;
   #endRun: (reason: unknown) => void = () => {};
   #queues = new Map<string, PartitionQueue>();
   readonly #inflight = new Set<Promise<void>>();
@@ -144,14 +161,17 @@ class GroupMember implements Subscription {
   #paused = false;
   #assigned = new Set<string>();
   readonly #committed = new Map<string, bigint>();
-  #commits: Promise<void> = Promise.resolve();
+  readonly #pending = new Map<string, { topic: string; partition: number; offset: bigint }>();
+  readonly #commitWaiters: { resolve: () => void; reject: (error: unknown) => void }[] = [];
+  #flushing = false;
+  #flushed: Promise<void> = Promise.resolve();
   #failures = 0;
   #starting = false;
   #supervisor: Promise<void> = Promise.resolve();
   #closing: Promise<void> | undefined;
 
   constructor(
-    consumer: StringConsumer,
+    consumer: BytesConsumer,
     options: SubscribeOptions,
     concurrency: number,
     logger: Logger,
@@ -166,35 +186,42 @@ class GroupMember implements Subscription {
     // Without a listener an 'error' event would be thrown: it reports a failed rejoin, which the heartbeat retries.
     consumer.on(
       "error",
-      (error: unknown) => logger.warn("kafka consumer error", { group: options.group, error: String(error) }),
+      (error: unknown) =>
+        logger.warn("kafka consumer error", { group: options.group, error: describe(error) }),
     );
     consumer.on(
       "consumer:heartbeat:error",
       (payload) =>
-        logger.debug("kafka heartbeat failed", { group: options.group, error: String(payload.error) }),
+        logger.debug("kafka heartbeat failed", { group: options.group, error: describe(payload.error) }),
     );
   }
 
-  /** Runs streams until closed; resolves `started` after the first stream, rejects it if that one fails. */
+  /**
+   * Runs streams until closed. Resolves once the first stream has joined, or after 30 s (the member keeps
+   * trying in the background); rejects if the first attempt fails before that.
+   */
   start(): Promise<void> {
-    let settle: (error?: unknown) => void = () => {};
+    let settled = false;
+    let settle: (error?: unknown) => boolean = () => false;
     const started = new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(resolve, joinTimeoutMs);
+      const timer = setTimeout(() => settle(), joinTimeoutMs);
       settle = (error) => {
+        if (settled) return false;
+        settled = true;
         clearTimeout(timer);
         if (error === undefined) resolve();
         else reject(error);
+        return true;
       };
     });
     this.#supervisor = this.#supervise(settle);
     return started;
   }
 
-  async #supervise(settle: (error?: unknown) => void): Promise<void> {
-    let first = true;
+  async #supervise(settle: (error?: unknown) => boolean): Promise<void> {
     while (!this.#stopping.signal.aborted) {
       const run = ++this.#run;
-      let stream: StringStream;
+      let stream: BytesStream;
       this.#starting = true;
       try {
         stream = await this.#consumer.consume({
@@ -204,8 +231,7 @@ class GroupMember implements Subscription {
           autocommit: false,
         });
       } catch (error) {
-        if (first) {
-          settle(error);
+        if (settle(error)) {
           this.#stopping.abort();
           await this.#consumer.close(true).catch(() => {});
           this.#onClosed();
@@ -213,17 +239,16 @@ class GroupMember implements Subscription {
         }
         if (this.#stopping.signal.aborted) return;
         this.#failures++;
-        this.#logger.warn("kafka consumer could not rejoin; retrying", {
+        this.#logger.warn("kafka consumer could not join its group; retrying", {
           group: this.#options.group,
-          error: String(error),
+          error: describe(error),
         });
         await sleep(restartDelay(this.#failures), this.#stopping.signal);
         continue;
       } finally {
         this.#starting = false;
       }
-      if (first) settle();
-      first = false;
+      settle();
       let stop = () => {};
       const ended = new Promise<unknown>((resolve) => {
         this.#endRun = resolve;
@@ -235,7 +260,7 @@ class GroupMember implements Subscription {
       });
       this.#stream = stream;
       this.#assign(this.#consumer.assignments ?? []);
-      stream.on("data", (message: StringMessage) => this.#deliver(run, message));
+      stream.on("data", (message: BytesMessage) => this.#deliver(run, message));
       const reason = await ended;
       this.#stopping.signal.removeEventListener("abort", stop);
       await this.#endCurrentRun(stream);
@@ -243,14 +268,14 @@ class GroupMember implements Subscription {
       this.#failures++;
       this.#logger.warn("kafka consumer stream stopped; restarting from the committed positions", {
         group: this.#options.group,
-        error: String(reason),
+        error: describe(reason),
       });
       await sleep(restartDelay(this.#failures), this.#stopping.signal);
     }
   }
 
   /** Stops delivering, drops what was not delivered yet, and waits for the batches in flight. */
-  async #endCurrentRun(stream: StringStream): Promise<void> {
+  async #endCurrentRun(stream: BytesStream): Promise<void> {
     this.#run++;
     this.#queues = new Map();
     this.#buffered = 0;
@@ -265,17 +290,19 @@ class GroupMember implements Subscription {
 
   #assign(assignments: readonly { topic: string; partitions: number[] }[]): void {
     this.#assigned = new Set(assignments.flatMap((a) => a.partitions.map((p) => partitionKey(a.topic, p))));
-    // Revoked partitions belong to another member now: what was queued for them is its to deliver.
+    // Revoked partitions belong to another member now: what was queued for them is its to deliver. The queue
+    // itself stays, so that if the partition comes back while a batch of it is in flight, that batch's task
+    // still is the only one delivering the partition.
     for (const [key, queue] of this.#queues) {
       if (this.#assigned.has(key)) continue;
       this.#buffered -= queue.messages.length;
       queue.messages.length = 0;
-      this.#queues.delete(key);
+      queue.next = -1n;
     }
     this.#resumeIfDrained();
   }
 
-  #deliver(run: number, message: StringMessage): void {
+  #deliver(run: number, message: BytesMessage): void {
     if (run !== this.#run) return;
     const key = partitionKey(message.topic, message.partition);
     if (!this.#assigned.has(key)) return;
@@ -332,7 +359,7 @@ class GroupMember implements Subscription {
             group: this.#options.group,
             topic: queue.topic,
             partition: queue.partition,
-            error: String(error),
+            error: describe(error),
           });
           this.#endRun(error);
         }
@@ -345,21 +372,58 @@ class GroupMember implements Subscription {
   }
 
   commit(positions: readonly Position[]): Promise<void> {
-    // One commit at a time, each offset only forward: two racing commits of a partition could otherwise land in
-    // the wrong order and move the group's position back.
-    const next = this.#commits.then(() => this.#commitNow(positions));
-    this.#commits = next.catch(() => {});
-    return next;
-  }
-
-  async #commitNow(positions: readonly Position[]): Promise<void> {
-    const offsets = [];
     for (const position of positions) {
       const key = partitionKey(position.topic, position.partition);
       const offset = BigInt(position.offset);
-      // A revoked partition's position is the new owner's to commit.
-      if (!this.#assigned.has(key) || offset <= (this.#committed.get(key) ?? -1n)) continue;
-      offsets.push({ topic: position.topic, partition: position.partition, offset, leaderEpoch: -1 });
+      if (offset > (this.#pending.get(key)?.offset ?? -1n)) this.#pending.set(key, { ...position, offset });
+    }
+    const done = new Promise<void>((resolve, reject) => this.#commitWaiters.push({ resolve, reject }));
+    if (!this.#flushing) {
+      this.#flushing = true;
+      this.#flushed = this.#flushCommits();
+    }
+    return done;
+  }
+
+  /**
+   * One commit request at a time, carrying every position asked for meanwhile: a commit round trip costs more
+   * than a batch of messages, and two racing commits of a partition could land in the wrong order and move
+   * the group's position back.
+   */
+  async #flushCommits(): Promise<void> {
+    while (this.#commitWaiters.length > 0) {
+      const waiters = this.#commitWaiters.splice(0);
+      const positions = [...this.#pending.values()];
+      this.#pending.clear();
+      try {
+        await this.#commitNow(positions);
+        for (const waiter of waiters) waiter.resolve();
+      } catch (error) {
+        for (const waiter of waiters) waiter.reject(error);
+      }
+    }
+    // Checked and cleared with no await in between, so a commit asked for now starts a new flush.
+    this.#flushing = false;
+  }
+
+  async #commitNow(
+    positions: readonly { topic: string; partition: number; offset: bigint }[],
+  ): Promise<void> {
+    const offsets = [];
+    for (const { topic, partition, offset } of positions) {
+      const key = partitionKey(topic, partition);
+      if (offset <= (this.#committed.get(key) ?? -1n)) continue;
+      if (!this.#assigned.has(key)) {
+        // A revoked partition's position is the new owner's to commit; it redelivers from its own position.
+        this.#logger.debug("commit of a revoked partition skipped", {
+          group: this.#options.group,
+          topic,
+          partition,
+          offset: offset.toString(),
+        });
+        continue;
+      }
+      offsets.push({ topic, partition, offset, leaderEpoch: -1 });
     }
     if (offsets.length === 0) return;
     await this.#consumer.commit({ offsets });
@@ -375,13 +439,13 @@ class GroupMember implements Subscription {
       // A stream still being started is interrupted by closing the client; otherwise the run ends first.
       if (this.#starting) await this.#consumer.close(true).catch(() => {});
       await this.#supervisor;
-      await this.#commits;
+      await this.#flushed;
       try {
         await this.#consumer.close(true);
       } catch (error) {
         this.#logger.warn("kafka consumer did not leave its group cleanly", {
           group: this.#options.group,
-          error: String(error),
+          error: describe(error),
         });
       } finally {
         this.#onClosed();
@@ -452,11 +516,14 @@ export class PlatformaticTransport implements Publisher, Subscriber {
   }
 
   async subscribe(options: SubscribeOptions): Promise<Subscription> {
-    const consumer: StringConsumer = new Consumer<string, string, string, string>({
+    const consumer: BytesConsumer = new Consumer<Buffer, Buffer, Buffer, Buffer>({
       ...baseOptions(this.#settings),
       groupId: options.group,
       // KIP-848's protocol threw STALE_MEMBER_EPOCH on commits during reassignment; the classic one is kafkajs'.
       groupProtocol: "classic",
+      // kafkajs' assignor name (also round robin): members of both adapters can then share a group, so a
+      // service can move from one adapter to the other one instance at a time.
+      protocols: [{ name: "RoundRobinAssigner", version: 0 }],
       autocommit: false,
       sessionTimeout: 30_000,
       rebalanceTimeout: 60_000,
@@ -464,7 +531,6 @@ export class PlatformaticTransport implements Publisher, Subscriber {
       maxWaitTime: 250,
       maxBytes: 10 * 1024 * 1024,
       maxBytesPerPartition: 1024 * 1024,
-      deserializers: stringDeserializers,
     });
     const member: GroupMember = new GroupMember(
       consumer,
