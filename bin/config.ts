@@ -39,6 +39,7 @@ export const configSchema = z.object({
   DATABASE_POOL: int(10, 1),
   REDIS_URL: redisUrl.default("redis://127.0.0.1:6379"),
   KAFKA_BROKERS: brokers.default(["127.0.0.1:9092"]),
+  KAFKA_CLIENT: z.enum(["platformatic", "kafkajs"]).default("platformatic"),
   NAME_PREFIX: z.string().regex(/^[A-Za-z0-9._-]*$/, "letters, digits, '.', '_' and '-' only").default(""),
   TOPIC_PARTITIONS: int(6, 1),
   TOPIC_REPLICATION_FACTOR: int(1, 1),

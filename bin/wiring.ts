@@ -3,6 +3,7 @@ import { Redis } from "ioredis";
 import { connectPostgres } from "../adapters/postgres/postgres_js.ts";
 import type { SqlDatabase } from "../adapters/postgres/sql_client.ts";
 import { KafkajsTransport } from "../adapters/kafka/kafkajs.ts";
+import { PlatformaticTransport } from "../adapters/kafka/platformatic.ts";
 import { consoleLogger } from "../adapters/log/logger.ts";
 import type { Logger } from "../application/ports.ts";
 import type { OutboxSourceSettings } from "../adapters/postgres/outbox_store.ts";
@@ -36,9 +37,12 @@ export function outboxSettings(config: Config): OutboxSourceSettings {
   return { channel: `outbox_${config.DATABASE_SCHEMA}`, buckets: config.OUTBOX_BUCKETS, lockNamespace: hash };
 }
 
-/** The Kafka transport. */
-export function kafkaTransport(config: Config, logger: Logger): KafkajsTransport {
-  return new KafkajsTransport({ brokers: config.KAFKA_BROKERS, logger });
+/** The Kafka transport, on the client KAFKA_CLIENT names (both pass the same contract suite). */
+export function kafkaTransport(config: Config, logger: Logger): KafkajsTransport | PlatformaticTransport {
+  const settings = { brokers: config.KAFKA_BROKERS, logger };
+  return config.KAFKA_CLIENT === "kafkajs"
+    ? new KafkajsTransport(settings)
+    : new PlatformaticTransport(settings);
 }
 
 /** The Redis client; commands fail fast while Redis is down instead of queueing forever. */
