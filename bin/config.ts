@@ -7,21 +7,18 @@ const int = (fallback: number, min = 0, max = Number.MAX_SAFE_INTEGER) =>
     .default(fallback);
 const port = (fallback: number) => int(fallback, 0, 65535);
 
-const postgresUrl = z.string().refine((value) => {
-  try {
-    return ["postgres:", "postgresql:"].includes(new URL(value).protocol);
-  } catch {
-    return false;
-  }
-}, "must be a postgres:// or postgresql:// URL, e.g. postgres://postgres@127.0.0.1:5432/postgres");
+/** A URL with one of `protocols`, with an example in the error. */
+const url = (protocols: string[], example: string) =>
+  z.string().refine((value) => {
+    try {
+      return protocols.includes(new URL(value).protocol);
+    } catch {
+      return false;
+    }
+  }, `must be a ${protocols.map((p) => `${p}//`).join(" or ")} URL, e.g. ${example}`);
 
-const redisUrl = z.string().refine((value) => {
-  try {
-    return ["redis:", "rediss:"].includes(new URL(value).protocol);
-  } catch {
-    return false;
-  }
-}, "must be a redis:// URL, e.g. redis://127.0.0.1:6379");
+const postgresUrl = url(["postgres:", "postgresql:"], "postgres://postgres@127.0.0.1:5432/postgres");
+const redisUrl = url(["redis:", "rediss:"], "redis://127.0.0.1:6379");
 
 const brokers = z.string().transform((value) => value.split(",").map((b) => b.trim()).filter(Boolean)).refine(
   (list) =>

@@ -1,5 +1,4 @@
 /** The likes pipeline assembled in-process on real servers, the way the processes assemble it. */
-import { Redis } from "ioredis";
 import { createApp } from "../adapters/http/app.ts";
 import { KafkajsTransport } from "../adapters/kafka/kafkajs.ts";
 import { PostgresOutboxSource } from "../adapters/postgres/outbox_store.ts";
@@ -11,7 +10,7 @@ import { projectLikeCounts } from "../application/interaction/project_like_count
 import { systemClock } from "../application/ports.ts";
 import { startConsumer } from "../outbox/consumer.ts";
 import { startRelay } from "../outbox/relay.ts";
-import { env, testLogger, uniqueId } from "./helpers.ts";
+import { env, testLogger, testRedis } from "./helpers.ts";
 
 /** Retries fast enough for tests: 3 retries, 20 ms doubling. */
 export const fastRetry = { maxRetries: 3, baseDelayMs: 20, factor: 2, maxDelayMs: 1000 };
@@ -19,8 +18,8 @@ export const fastRetry = { maxRetries: 3, baseDelayMs: 20, factor: 2, maxDelayMs
 /** The API app, the cache and Redis for one test's schema and topic. */
 export function likesApi(db: SqlDatabase & { schema: string }, topic: string) {
   // The relays of tests listen on outbox_<schema>, as the processes do (bin/wiring.ts).
-  const redis = new Redis(env.redisUrl, { maxRetriesPerRequest: 1 });
-  const prefix = `test:${uniqueId()}:`;
+  const redisHandle = testRedis();
+  const { redis, prefix } = redisHandle;
   const cache = new RedisLikeCache(redis, { prefix });
   const app = createApp({
     logger: testLogger,
@@ -39,11 +38,7 @@ export function likesApi(db: SqlDatabase & { schema: string }, topic: string) {
     redis,
     cache,
     prefix,
-    async [Symbol.asyncDispose]() {
-      const keys = await redis.keys(`${prefix}*`);
-      if (keys.length > 0) await redis.del(...keys);
-      redis.disconnect();
-    },
+    [Symbol.asyncDispose]: () => redisHandle[Symbol.asyncDispose](),
   };
 }
 

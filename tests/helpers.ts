@@ -1,4 +1,5 @@
 /** Test fixtures: each test owns a database schema, a name prefix for topics and groups, and cleans up. */
+import { Redis } from "ioredis";
 import { connectPostgres } from "../adapters/postgres/postgres_js.ts";
 import type { SqlDatabase } from "../adapters/postgres/sql_client.ts";
 import { migrate } from "../adapters/postgres/migrate.ts";
@@ -169,4 +170,19 @@ export function metricValue(text: string, name: string, labels: Record<string, s
 export async function scrape(port: number): Promise<string> {
   const response = await fetch(`http://127.0.0.1:${port}/metrics`);
   return await response.text();
+}
+
+/** A Redis client with a key prefix of its own, deleting its keys on dispose. */
+export function testRedis() {
+  const redis = new Redis(env.redisUrl, { maxRetriesPerRequest: 1 });
+  const prefix = `test:${uniqueId()}:`;
+  return {
+    redis,
+    prefix,
+    async [Symbol.asyncDispose]() {
+      const keys = await redis.keys(`${prefix}*`);
+      if (keys.length > 0) await redis.del(...keys);
+      redis.disconnect();
+    },
+  };
 }

@@ -2,12 +2,12 @@ import { InProcessTransport } from "../adapters/inprocess/transport.ts";
 import { KafkajsTransport, KafkaTopics } from "../adapters/kafka/kafkajs.ts";
 import { PlatformaticTransport } from "../adapters/kafka/platformatic.ts";
 import { openEmbedded, openPostgres } from "./contracts/adapters.ts";
-import { pipelineContract } from "./contracts/pipeline_contract.ts";
+import { pipelineContract, type Stack } from "./contracts/pipeline_contract.ts";
 import { env } from "./helpers.ts";
 
-pipelineContract("PostgreSQL + Kafka (kafkajs)", async () => {
+/** PostgreSQL and a Kafka adapter, topics created with the admin client. */
+async function kafkaStack(kafka: KafkajsTransport | PlatformaticTransport): Promise<Stack> {
   const db = await openPostgres();
-  const kafka = new KafkajsTransport({ brokers: env.brokers });
   const topics = new KafkaTopics({ brokers: env.brokers });
   return {
     db,
@@ -18,7 +18,16 @@ pipelineContract("PostgreSQL + Kafka (kafkajs)", async () => {
       await db[Symbol.asyncDispose]();
     },
   };
-});
+}
+
+pipelineContract(
+  "PostgreSQL + Kafka (kafkajs)",
+  () => kafkaStack(new KafkajsTransport({ brokers: env.brokers })),
+);
+pipelineContract(
+  "PostgreSQL + Kafka (@platformatic/kafka)",
+  () => kafkaStack(new PlatformaticTransport({ brokers: env.brokers })),
+);
 
 pipelineContract("PGlite + in-process transport", async () => {
   const db = await openEmbedded();
@@ -42,21 +51,6 @@ pipelineContract("PostgreSQL + in-process transport", async () => {
     transport,
     async close() {
       await transport.close();
-      await db[Symbol.asyncDispose]();
-    },
-  };
-});
-
-pipelineContract("PostgreSQL + Kafka (@platformatic/kafka)", async () => {
-  const db = await openPostgres();
-  const kafka = new PlatformaticTransport({ brokers: env.brokers });
-  const topics = new KafkaTopics({ brokers: env.brokers });
-  return {
-    db,
-    concurrentRelay: true,
-    transport: Object.assign(kafka, { ensure: topics.ensure.bind(topics) }),
-    async close() {
-      await kafka.close();
       await db[Symbol.asyncDispose]();
     },
   };

@@ -1,9 +1,8 @@
 /** The adapters each contract suite runs against: real servers, and the embedded stand-ins. */
-import { Redis } from "ioredis";
 import { openPglite } from "../../adapters/pglite/pglite.ts";
 import { migrate } from "../../adapters/postgres/migrate.ts";
 import type { SqlDatabase } from "../../adapters/postgres/sql_client.ts";
-import { env, testDatabase, uniqueId } from "../helpers.ts";
+import { testDatabase } from "../helpers.ts";
 
 /** A migrated, empty database for one test; disposing it cleans up. */
 export type TestDb = SqlDatabase & { readonly schema: string; [Symbol.asyncDispose](): Promise<void> };
@@ -42,17 +41,4 @@ export const openEmbedded: OpenDb = async () => {
   });
 };
 
-/** A Redis client with a key prefix of its own, deleting its keys on dispose. */
-export function testRedis() {
-  const redis = new Redis(env.redisUrl, { maxRetriesPerRequest: 1 });
-  const prefix = `test:${uniqueId()}:`;
-  return {
-    redis,
-    prefix,
-    async [Symbol.asyncDispose]() {
-      const keys = await redis.keys(`${prefix}*`);
-      if (keys.length > 0) await redis.del(...keys);
-      redis.disconnect();
-    },
-  };
-}
+export { testRedis } from "../helpers.ts";
