@@ -50,6 +50,7 @@ export const configSchema = z.object({
   RELAY_POLL_MS: int(1000, 10),
   BATCH_SIZE: int(100, 1),
   BATCH_FLUSH_MS: int(5000, 1),
+  BATCH_FLUSH_ON_DELIVERY: z.enum(["true", "false"]).transform((v) => v === "true").default(false),
   RETRY_MAX: int(3, 0),
   RETRY_BASE_MS: int(1000, 0),
   RETRY_FACTOR: z.string().regex(/^[0-9]+(\.[0-9]+)?$/, "must be a number").transform(Number).pipe(

@@ -137,7 +137,11 @@ export async function startConsumers(
         factor: config.RETRY_FACTOR,
         maxDelayMs: 30_000,
       },
-      batch: { maxSize: config.BATCH_SIZE, flushEveryMs: config.BATCH_FLUSH_MS },
+      batch: {
+        maxSize: config.BATCH_SIZE,
+        flushEveryMs: config.BATCH_FLUSH_MS,
+        flushOnDelivery: config.BATCH_FLUSH_ON_DELIVERY,
+      },
       isTransient: isTransientDatabaseError,
       logger,
       observer: deps.observer,

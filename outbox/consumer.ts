@@ -46,7 +46,15 @@ export interface ConsumerOptions<Tx extends { readonly inbox: InboxStore }> {
   readonly deadLetters: Publisher;
   readonly retry: RetryPolicy;
   /** When set, events are applied in batches (the seed's BatchProcessor); otherwise one at a time. */
-  readonly batch?: { readonly maxSize: number; readonly flushEveryMs: number };
+  readonly batch?: {
+    readonly maxSize: number;
+    readonly flushEveryMs: number;
+    /**
+     * Also flush once each delivered batch is buffered: under load deliveries are large and batches stay full,
+     * when idle an event is applied at once instead of waiting for the timer (default false: the seed's rule).
+     */
+    readonly flushOnDelivery?: boolean;
+  };
   /** Infrastructure errors (database unreachable): retried without limit instead of dead-lettering. */
   readonly isTransient?: (error: unknown) => boolean;
   readonly logger?: Logger;
@@ -224,6 +232,7 @@ export async function startConsumer<Tx extends { readonly inbox: InboxStore }>(
       handled.push(message);
     }
     if (!processor) await commit(nextPositions(handled));
+    else if (options.batch?.flushOnDelivery && !closing) await processor.flush();
   }
 
   subscription = await options.subscriber.subscribe({ group, topics: options.topics, onBatch });

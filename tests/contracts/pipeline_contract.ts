@@ -77,7 +77,7 @@ async function readAll(stack: Stack, topic: string, count: number): Promise<Rece
 async function effectConsumer(
   stack: Stack,
   topic: string,
-  options: { group?: string; batch?: boolean } = {},
+  options: { group?: string; batch?: boolean; flushOnDelivery?: boolean } = {},
 ) {
   await stack.db.exec(
     "create table if not exists test_effects (event_id uuid not null, key text not null, seq int not null)",
@@ -90,7 +90,11 @@ async function effectConsumer(
     deadLetters: stack.transport,
     unitOfWork: sqlUnitOfWork(stack.db, (tx: SqlClient) => ({ inbox: new PostgresInboxStore(tx), sql: tx })),
     retry: fastRetry,
-    batch: options.batch ? { maxSize: 100, flushEveryMs: 50 } : undefined,
+    batch: options.flushOnDelivery
+      ? { maxSize: 100, flushEveryMs: 600_000, flushOnDelivery: true }
+      : options.batch
+      ? { maxSize: 100, flushEveryMs: 50 }
+      : undefined,
     logger: testLogger,
     handle: async (events, tx) => {
       for (const event of events) {
@@ -221,6 +225,25 @@ export function pipelineContract(name: string, open: () => Promise<Stack>): void
       }
     });
   }
+
+  Deno.test(`${name}: with flushOnDelivery a lone event is applied without waiting for the flush timer`, async () => {
+    const stack = await open();
+    try {
+      const topic = await topicOf(stack, 1);
+      const consumer = await effectConsumer(stack, topic, { flushOnDelivery: true });
+      try {
+        await stack.transport.publish([message(topic, "k", { seq: 1 }).wire]);
+        await eventually(() => effects(stack), (rows) => rows.length === 1, {
+          timeoutMs: 20_000,
+          what: "the event applied long before the 10-minute timer",
+        });
+      } finally {
+        await consumer.stop();
+      }
+    } finally {
+      await stack.close();
+    }
+  });
 
   Deno.test(`${name}: an undecodable message is dead-lettered at once`, async () => {
     const stack = await open();
