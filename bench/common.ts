@@ -111,6 +111,16 @@ export async function ensureServers(): Promise<void> {
   if (!status.success) throw new Error("deploy/kafka.sh start failed");
 }
 
+/** What is alive now, so that an interrupted run can still clean up (see `cleanUpAll`). */
+const live = { schemas: new Set<BenchSchema>(), topics: new Set<string>(), processes: new Set<Spawned>() };
+
+/** Stops the spawned processes, drops the schemas and deletes the topics still alive (on Ctrl-C). */
+export async function cleanUpAll(): Promise<void> {
+  for (const process of live.processes) await process.stop("SIGKILL").catch(() => {});
+  for (const schema of live.schemas) await schema.drop();
+  await deleteTopics([...live.topics]);
+}
+
 /** A migrated schema of its own; `drop` removes it. */
 export interface BenchSchema {
   readonly name: string;
@@ -125,15 +135,21 @@ export async function createSchema(scope: string, pool = 20): Promise<BenchSchem
   const name = `b_${scope}_${uniqueId()}`;
   const db = await connectPostgres(env.databaseUrl, { schema: name, max: pool });
   await migrate(db);
-  return {
+  let dropped = false;
+  const schema: BenchSchema = {
     name,
     db,
     channel: outboxSettings(loadConfig({ DATABASE_SCHEMA: name })).channel ?? "outbox",
     async drop() {
+      if (dropped) return;
+      dropped = true;
+      live.schemas.delete(schema);
       await db.exec(`drop schema if exists ${name} cascade`).catch(() => {});
-      await db.close();
+      await db.close().catch(() => {});
     },
   };
+  live.schemas.add(schema);
+  return schema;
 }
 
 function kafkaAdminClient(): Kafka {
@@ -145,11 +161,13 @@ export async function createTopics(partitions: number, ...base: string[]): Promi
   const prefix = `b${uniqueId()}`;
   const topics = base.map((name) => `${prefix}.${name}`);
   await new KafkaTopics({ brokers: env.brokers }).ensure(topics.map((topic) => ({ topic, partitions })));
+  for (const topic of topics) live.topics.add(topic);
   return topics;
 }
 
 /** Deletes topics and their .dlq, and consumer groups; failures are ignored (clean-up is best effort). */
 export async function deleteTopics(topics: readonly string[], groups: readonly string[] = []): Promise<void> {
+  for (const topic of topics) live.topics.delete(topic);
   const admin = kafkaAdminClient().admin();
   try {
     await admin.connect();
@@ -206,7 +224,8 @@ export function benchEnvelopes(from: number, to: number): Envelope[] {
 
 /**
  * Writes `count` outbox rows for `topic` in ONE transaction, through PostgresOutboxWriter, 1 000 rows per
- * statement; the rows become visible (and relays are notified) at the commit. Resolves to the commit time.
+ * statement, and analyzes the table in it; the rows become visible (and relays are notified) at the commit.
+ * Resolves to the commit time.
  */
 export async function insertOutboxRows(schema: BenchSchema, topic: string, count: number): Promise<number> {
   const chunk = 1000;
@@ -215,6 +234,9 @@ export async function insertOutboxRows(schema: BenchSchema, topic: string, count
     for (let from = 0; from < count; from += chunk) {
       await writer.append(topic, benchEnvelopes(from, Math.min(count, from + chunk)));
     }
+    // Statistics that see the rows (as after autovacuum's analyze), committed with them: without this, plans
+    // made while the table was empty (sequential scan and sort) stay cached and every poll reads all rows.
+    if (count >= 1000) await tx.query("analyze outbox");
   });
   return performance.now();
 }
@@ -276,21 +298,26 @@ export async function spawnLogged(
     stdout: "piped",
     stderr: "piped",
   }).spawn();
-  const writer = file.writable.getWriter();
+  const decoder = new TextDecoder();
+  let text = "";
   const pump = async (stream: ReadableStream<Uint8Array>) => {
-    for await (const chunk of stream) await writer.write(chunk);
+    for await (const chunk of stream) {
+      text += decoder.decode(chunk, { stream: true });
+      let written = 0;
+      while (written < chunk.length) written += await file.write(chunk.subarray(written));
+    }
   };
   const piping = Promise.all([pump(child.stdout), pump(child.stderr)]).catch(() => {}).finally(() =>
-    writer.close().catch(() => {})
+    file.close()
   );
   const status = child.status.then(async (s) => {
     await piping;
     return s;
   });
-  return {
+  const spawned: Spawned = {
     pid: child.pid,
     logPath,
-    log: () => Deno.readTextFile(logPath),
+    log: () => Promise.resolve(text),
     async stop(signal: Deno.Signal = "SIGTERM") {
       try {
         child.kill(signal);
@@ -299,6 +326,9 @@ export async function spawnLogged(
     },
     status,
   };
+  live.processes.add(spawned);
+  status.finally(() => live.processes.delete(spawned));
+  return spawned;
 }
 
 /** Spawns `deno run -A [flags] <script>` from the repository root. */
@@ -347,12 +377,7 @@ export async function waitForLog(process: Spawned, text: string, timeoutMs = 60_
   );
 }
 
-/** The relay to spawn for a client: bin/relay.ts for kafkajs (its transport), the bench twin otherwise. */
-export function relayScript(client: ClientName): string {
-  return client === "kafkajs" ? "bin/relay.ts" : "bench/relay_process.ts";
-}
-
-/** Spawns a relay process over `schema` and waits until its claim loops run. */
+/** Spawns a relay process (bin/relay.ts with KAFKA_CLIENT=`client`) over `schema`; waits until its loops run. */
 export async function spawnRelay(
   client: ClientName,
   schema: string,
@@ -360,11 +385,12 @@ export async function spawnRelay(
   extraEnv: Record<string, string> = {},
   denoFlags: readonly string[] = [],
 ): Promise<Spawned> {
-  const relay = await spawnDeno(label, relayScript(client), {
+  const relay = await spawnDeno(label, "bin/relay.ts", {
     DATABASE_SCHEMA: schema,
     DATABASE_URL: env.databaseUrl,
     KAFKA_BROKERS: env.brokers.join(","),
-    BENCH_KAFKA_CLIENT: client,
+    KAFKA_CLIENT: client,
+    METRICS_PORT: "0",
     ...extraEnv,
   }, denoFlags);
   await waitForLog(relay, '"relay started"');
@@ -442,6 +468,7 @@ export function percentiles(values: readonly number[]): Percentiles {
 export type CpuUsage = Record<string, number>;
 
 const ticksPerSecond = 100;
+const kafkaPort = env.brokers[0].split(":")[1];
 
 async function processCpu(pid: number): Promise<number> {
   try {
@@ -463,9 +490,29 @@ async function commandLine(pid: number): Promise<string> {
   }
 }
 
-/** Takes a CPU snapshot: named pids, every postgres process, the Kafka JVM, and this process. */
+/** CPU seconds the whole machine was busy (all cores, from /proc/stat). */
+async function machineBusy(): Promise<number> {
+  try {
+    const line = (await Deno.readTextFile("/proc/stat")).split("\n")[0];
+    const [user, nice, system, _idle, _iowait, irq, softirq, steal] = line.split(/\s+/).slice(1).map(Number);
+    return (user + nice + system + irq + softirq + steal) / ticksPerSecond;
+  } catch {
+    return 0;
+  }
+}
+
+/**
+ * Takes a CPU snapshot: named pids, every postgres process, the Kafka JVM of our port, this process, and the
+ * whole machine (`machine`); `other` in a delta is what the machine spent outside the named groups (other work
+ * on the machine disturbs the figures).
+ */
 export async function cpuSnapshot(named: Record<string, readonly number[]> = {}): Promise<CpuUsage> {
-  const usage: CpuUsage = { bench: await processCpu(Deno.pid), postgres: 0, kafka: 0 };
+  const usage: CpuUsage = {
+    machine: await machineBusy(),
+    bench: await processCpu(Deno.pid),
+    postgres: 0,
+    kafka: 0,
+  };
   for (const [name, pids] of Object.entries(named)) {
     usage[name] = 0;
     for (const pid of pids) usage[name] += await processCpu(pid);
@@ -476,7 +523,9 @@ export async function cpuSnapshot(named: Record<string, readonly number[]> = {})
       const pid = Number(entry.name);
       const cmd = await commandLine(pid);
       if (cmd.startsWith("postgres")) usage.postgres += await processCpu(pid);
-      else if (cmd.includes("kafka.Kafka")) usage.kafka += await processCpu(pid);
+      else if (cmd.includes("kafka.Kafka") && cmd.includes(`/instances/${kafkaPort}/`)) {
+        usage.kafka += await processCpu(pid);
+      }
     }
   } catch {
     // not Linux
@@ -487,9 +536,12 @@ export async function cpuSnapshot(named: Record<string, readonly number[]> = {})
 /** CPU seconds used between two snapshots, rounded to 0.01 s. */
 export function cpuDelta(before: CpuUsage, after: CpuUsage): CpuUsage {
   const delta: CpuUsage = {};
+  let known = 0;
   for (const [name, value] of Object.entries(after)) {
     delta[name] = Math.round((value - (before[name] ?? 0)) * 100) / 100;
+    if (name !== "machine") known += delta[name];
   }
+  if (delta.machine !== undefined) delta.other = Math.max(0, Math.round((delta.machine - known) * 100) / 100);
   return delta;
 }
 

@@ -76,7 +76,10 @@ export async function runEmbedded(options: { likes: number; concurrency?: number
     await fresh.stop();
     progress("embedded", `ready after ${Math.round(fresh.wallMs)} ms (new folder); start again on it`);
     const app = await startEmbedded(dataDir);
-    progress("embedded", `ready after ${Math.round(app.wallMs)} ms (existing folder); ${options.likes} likes`);
+    progress(
+      "embedded",
+      `ready after ${Math.round(app.wallMs)} ms (existing folder); ${options.likes} likes`,
+    );
     try {
       let next = 1;
       const started = performance.now();

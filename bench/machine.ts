@@ -15,6 +15,8 @@ export interface MachineFacts {
   readonly kafka: string;
   readonly java: string;
   readonly clients: Record<string, string>;
+  /** Versions of the peers and tools the bench pins itself (npm: specifiers in bench/). */
+  readonly peers: Record<string, string>;
   readonly git: string;
 }
 
@@ -90,6 +92,11 @@ export async function machineFacts(clients: readonly ClientName[]): Promise<Mach
     kafka,
     java: (await output("java", ["-version"])).split("\n")[0] ?? "unknown",
     clients: clientVersions,
+    peers: {
+      "pg-transactional-outbox": "0.5.7 (bench/peers/pg_transactional_outbox.ts, kafkajs producer)",
+      autocannon: "8.0.0 (bench/api_driver.ts, run under Deno)",
+      pgbench: (await output("pgbench", ["--version"])) || "missing",
+    },
     git: dirty ? `${commit} (uncommitted changes)` : commit,
   };
 }

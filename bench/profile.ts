@@ -35,9 +35,8 @@ function moduleOf(url: string): string {
   const npm = url.match(/registry\.npmjs\.org\/((?:@[^/]+\/)?[^/]+)\//) ??
     url.match(/node_modules\/((?:@[^/]+\/)?[^/]+)\//);
   if (npm) return `npm:${npm[1]}`;
-  if (url.startsWith("ext:") || url.startsWith("node:")) {
-    return url.split("/")[0].replace(/:.*/, ":") + "runtime";
-  }
+  if (url.startsWith("ext:")) return url.replace(/\/internal\//, "/").split("/").slice(0, 2).join("/");
+  if (url.startsWith("node:")) return url;
   const local = url.match(/\/work\/[^/]+\/(.*)$/) ??
     url.match(/file:\/\/.*?\/((?:bin|outbox|adapters|bench|application|domain)\/.*)$/);
   return local ? local[1] : url.replace(/^.*\//, "");

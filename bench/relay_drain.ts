@@ -4,11 +4,10 @@
  * one-row-at-a-time relay, and pg-transactional-outbox in polling mode.
  */
 import {
-  type BenchSchema,
   type ClientName,
   cpuDelta,
-  type CpuUsage,
   cpuSnapshot,
+  type CpuUsage,
   createSchema,
   createTopics,
   deleteTopics,
@@ -22,8 +21,8 @@ import {
   repoRoot,
   resultsDir,
   sleep,
-  type Spawned,
   spawnDeno,
+  type Spawned,
   spawnLogged,
   spawnRelay,
   waitForLog,
@@ -91,10 +90,18 @@ async function measure(
       acknowledged = await probe.endOffsets(topic);
       const elapsed = (performance.now() - committedAt) / 1000;
       if (acknowledged >= count && (await isDrained())) {
-        return { acknowledged, seconds: (performance.now() - committedAt) / 1000, complete: true, capped: false };
+        return {
+          acknowledged,
+          seconds: (performance.now() - committedAt) / 1000,
+          complete: true,
+          capped: false,
+        };
       }
       if (elapsed >= capSeconds) return { acknowledged, seconds: elapsed, complete: false, capped: true };
-      progressEvery(scope, () => `${name}: ${acknowledged}/${count} acknowledged, ${rate(acknowledged, elapsed)}/s`);
+      progressEvery(
+        scope,
+        () => `${name}: ${acknowledged}/${count} acknowledged, ${rate(acknowledged, elapsed)}/s`,
+      );
       await sleep(acknowledged >= count * 0.9 ? 20 : 100);
     }
   } finally {
@@ -142,12 +149,18 @@ async function producerPerformance(count: number, recordSize: number, partitions
       /(\d+) records sent, ([\d.]+) records\/sec \(([\d.]+) MB\/sec\), ([\d.]+) ms avg latency, ([\d.]+) ms max latency, (\d+) ms 50th, (\d+) ms 95th, (\d+) ms 99th/,
     );
     if (!status.success || !summary) {
-      throw new Error(`ProducerPerformance failed (code ${status.code}): ${log.split("\n").slice(-8).join("\n")}`);
+      throw new Error(
+        `ProducerPerformance failed (code ${status.code}): ${log.split("\n").slice(-8).join("\n")}`,
+      );
     }
     const times = [...log.matchAll(/(\d+)m([\d.]+)s (\d+)m([\d.]+)s/g)].pop();
     const cpu = cpuDelta(before, after);
     delete cpu.bench;
-    if (times) cpu.java = Math.round((Number(times[1]) * 60 + Number(times[2]) + Number(times[3]) * 60 + Number(times[4])) * 100) / 100;
+    if (times) {
+      cpu.java = Math.round(
+        (Number(times[1]) * 60 + Number(times[2]) + Number(times[3]) * 60 + Number(times[4])) * 100,
+      ) / 100;
+    }
     const probe = new OffsetProbe();
     const acknowledged = await probe.endOffsets(topic);
     await probe.close();
@@ -161,7 +174,12 @@ async function producerPerformance(count: number, recordSize: number, partitions
       complete: acknowledged === count,
       capped: false,
       cpu,
-      latencyMs: { avg: Number(summary[4]), max: Number(summary[5]), p50: Number(summary[6]), p99: Number(summary[8]) },
+      latencyMs: {
+        avg: Number(summary[4]),
+        max: Number(summary[5]),
+        p50: Number(summary[6]),
+        p99: Number(summary[8]),
+      },
       note: "rate as ProducerPerformance reports it (sending time, JVM start excluded); records without key",
     };
   } finally {
@@ -188,8 +206,8 @@ async function ourRelay(
     await waitUntil(() => outboxEmpty(schema.db), "the warm-up row to be published", 30_000);
     progress(scope, `${name}: inserting ${count} rows in one transaction`);
     const insertStarted = performance.now();
-    const before = await cpuSnapshot({ relay: [relay.pid] });
     const committedAt = await insertOutboxRows(schema, topic, count);
+    const before = await cpuSnapshot({ relay: [relay.pid] });
     const insertSeconds = (committedAt - insertStarted) / 1000;
     progress(scope, `${name}: committed in ${insertSeconds.toFixed(1)} s; draining`);
     const outcome = await measure(name, topic, count, committedAt, () => outboxEmpty(schema.db), 600);
@@ -202,7 +220,9 @@ async function ourRelay(
       seconds: round3(outcome.seconds),
       eventsPerSecond: rate(outcome.acknowledged, outcome.seconds),
       cpu: cpuDelta(before, after),
-      note: `insert of ${count} rows took ${insertSeconds.toFixed(1)} s (not counted); defaults: batch 500, 4 loops`,
+      note: `insert of ${count} rows took ${
+        insertSeconds.toFixed(1)
+      } s (not counted); defaults: batch 500, 4 loops`,
     };
     progress(scope, `${name}: ${run.eventsPerSecond}/s (${run.seconds} s)`);
     return run;
@@ -227,8 +247,8 @@ async function naiveRelay(count: number, partitions: number, capSeconds: number)
     });
     await waitForLog(relay, "naive relay started");
     progress(scope, `${name}: inserting ${count} rows in one transaction`);
-    const before = await cpuSnapshot({ relay: [relay.pid] });
     const committedAt = await insertOutboxRows(schema, topic, count);
+    const before = await cpuSnapshot({ relay: [relay.pid] });
     const outcome = await measure(name, topic, count, committedAt, () => outboxEmpty(schema.db), capSeconds);
     const after = await cpuSnapshot({ relay: [relay.pid] });
     const run: DrainRun = {
@@ -238,7 +258,9 @@ async function naiveRelay(count: number, partitions: number, capSeconds: number)
       seconds: round3(outcome.seconds),
       eventsPerSecond: rate(outcome.acknowledged, outcome.seconds),
       cpu: cpuDelta(before, after),
-      note: outcome.capped ? `stopped at the ${capSeconds} s cap; rate = acknowledged / ${capSeconds} s` : undefined,
+      note: outcome.capped
+        ? `stopped at the ${capSeconds} s cap; rate = acknowledged / ${capSeconds} s`
+        : undefined,
     };
     progress(scope, `${name}: ${run.eventsPerSecond}/s`);
     return run;
@@ -263,13 +285,19 @@ async function peerOutbox(count: number, partitions: number, capSeconds: number)
   const script = "bench/peers/pg_transactional_outbox.ts";
   let peer: Spawned | undefined;
   try {
-    const setup = await spawnLogged("ptxo-setup", Deno.execPath(), ["run", "-A", "--no-lock", script, "setup"], peerEnv);
+    const setup = await spawnLogged("ptxo-setup", Deno.execPath(), [
+      "run",
+      "-A",
+      "--no-lock",
+      script,
+      "setup",
+    ], peerEnv);
     if (!(await setup.status).success) throw new Error(`peer setup failed:\n${await setup.log()}`);
     peer = await spawnLogged("ptxo", Deno.execPath(), ["run", "-A", "--no-lock", script, "run"], peerEnv);
     await waitForLog(peer, "pg-transactional-outbox started");
     progress(scope, `${name}: inserting ${count} rows in one transaction`);
-    const before = await cpuSnapshot({ relay: [peer.pid] });
     const committedAt = await insertPeerRows(schema.db, count);
+    const before = await cpuSnapshot({ relay: [peer.pid] });
     const outcome = await measure(
       name,
       topic,
@@ -286,7 +314,7 @@ async function peerOutbox(count: number, partitions: number, capSeconds: number)
       seconds: round3(outcome.seconds),
       eventsPerSecond: rate(outcome.acknowledged, outcome.seconds),
       cpu: cpuDelta(before, after),
-      note: `batch 10, poll 100 ms, segment = key, pools of 10${
+      note: `batch 50 (no start-up ramp), poll 100 ms, segment = key, pools of 10${
         outcome.capped ? `; stopped at the ${capSeconds} s cap, rate = acknowledged / ${capSeconds} s` : ""
       }`,
     };
@@ -323,14 +351,23 @@ export async function runRelayDrain(options: DrainOptions): Promise<DrainResult>
   const push = (run: DrainRun | undefined) => run && runs.push(run);
   push(await attempt("ProducerPerformance", errors, () => producerPerformance(count, 200, partitions)));
   push(
-    await attempt("ProducerPerformance (size-matched)", errors, () =>
-      producerPerformance(count, wire.value + wire.headers, partitions)),
+    await attempt(
+      "ProducerPerformance (size-matched)",
+      errors,
+      () => producerPerformance(count, wire.value + wire.headers, partitions),
+    ),
   );
   for (const client of options.clients) {
     push(await attempt(`relay (${client})`, errors, () => ourRelay(client, count, partitions)));
   }
   push(await attempt("naive relay", errors, () => naiveRelay(count, partitions, options.peerCapSeconds)));
-  push(await attempt("pg-transactional-outbox", errors, () => peerOutbox(count, partitions, options.peerCapSeconds)));
+  push(
+    await attempt(
+      "pg-transactional-outbox",
+      errors,
+      () => peerOutbox(count, partitions, options.peerCapSeconds),
+    ),
+  );
 
   let profile: DrainResult["profile"];
   const reference = runs.find((r) => r.name === "ProducerPerformance 200 B")?.eventsPerSecond ?? 0;
@@ -345,10 +382,9 @@ export async function runRelayDrain(options: DrainOptions): Promise<DrainResult>
     progress(scope, `profiling the relay (${client}) with --cpu-prof`);
     const run = await attempt("relay profile", errors, () => ourRelay(client, count, partitions, dir));
     const file = await newestProfile(dir);
-    if (run && file) profile = { ...(await summarizeProfile(file)), client, eventsPerSecond: run.eventsPerSecond };
+    if (run && file) {
+      profile = { ...(await summarizeProfile(file)), client, eventsPerSecond: run.eventsPerSecond };
+    }
   }
   return { count, partitions, wire, runs, profile, errors };
 }
-
-/** Type guard for schema objects (re-exported for the other scenarios' clean-up). */
-export type { BenchSchema };

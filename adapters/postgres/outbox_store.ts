@@ -127,7 +127,14 @@ export class PostgresOutboxSource implements OutboxSource {
 
   /** Starts listening for commit notifications. */
   async listen(): Promise<void> {
-    this.#unlisten ??= await this.#db.listen(this.#channel, () => this.#wakeAll());
+    this.#unlisten ??= await this.#db.listen(this.#channel, () => this.#wakeOne());
+  }
+
+  // One commit wakes one claim loop: waking them all would have every loop run a claim for a few rows. A loop
+  // that claims a full batch goes on without waiting, and further commits wake further loops.
+  #wakeOne(): void {
+    const [first] = this.#waiters;
+    first?.();
   }
 
   /** Stops listening and wakes any waiter. */

@@ -42,7 +42,7 @@ interface Row {
 
 while (!stopping) {
   const rows = await db.query<Row>(
-    "select id::text as id, topic, key, value, headers from outbox order by id limit 1",
+    "select id::text as id, topic, key, value, headers from outbox order by outbox.id limit 1",
   );
   if (rows.length === 0) {
     await new Promise((resolve) => setTimeout(resolve, 1000));

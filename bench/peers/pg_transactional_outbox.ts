@@ -6,7 +6,7 @@
  *   deno run -A --no-lock bench/peers/pg_transactional_outbox.ts setup   creates its table, function, indexes
  *   deno run -A --no-lock bench/peers/pg_transactional_outbox.ts run     polls and publishes until SIGTERM
  *
- * Environment: DATABASE_URL, DATABASE_SCHEMA, KAFKA_BROKERS, PTXO_TOPIC (run), PTXO_BATCH_SIZE (default 10),
+ * Environment: DATABASE_URL, DATABASE_SCHEMA, KAFKA_BROKERS, PTXO_TOPIC (run), PTXO_BATCH_SIZE (default 50),
  * PTXO_POLL_MS (default 100), PTXO_POOL (default 10, connections of each of its two pools).
  */
 import { Buffer } from "node:buffer";
@@ -43,6 +43,7 @@ if (mode === "setup") {
 const topic = Deno.env.get("PTXO_TOPIC");
 if (!topic) throw new Error("PTXO_TOPIC is required");
 const pool = Number(Deno.env.get("PTXO_POOL") ?? 10);
+const batchSize = Number(Deno.env.get("PTXO_BATCH_SIZE") ?? 50);
 const kafka = new Kafka({
   clientId: "ptxo-relay",
   brokers: (Deno.env.get("KAFKA_BROKERS") ?? "127.0.0.1:9092").split(","),
@@ -86,7 +87,7 @@ const [shutdown] = ptxo.initializePollingMessageListener(
       dbTable: peerTable,
       nextMessagesFunctionSchema: schema,
       nextMessagesFunctionName: peerFunction,
-      nextMessagesBatchSize: Number(Deno.env.get("PTXO_BATCH_SIZE") ?? 10),
+      nextMessagesBatchSize: batchSize,
       nextMessagesPollingIntervalInMs: Number(Deno.env.get("PTXO_POLL_MS") ?? 100),
       enableMaxAttemptsProtection: false,
       enablePoisonousMessageProtection: false,
@@ -112,6 +113,9 @@ const [shutdown] = ptxo.initializePollingMessageListener(
     },
   },
   logger as unknown as Parameters<typeof ptxo.initializePollingMessageListener>[2],
+  // The default strategy fetches one message per poll for the first `batch size` polls (poison protection);
+  // a publisher of well-formed messages can take full batches at once, as its README allows.
+  { batchSizeStrategy: () => Promise.resolve(batchSize) },
 );
 console.error(JSON.stringify({ msg: "pg-transactional-outbox started", schema, topic }));
 

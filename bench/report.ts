@@ -1,0 +1,358 @@
+/** The benchmark's output: the summary table, and one JSON and one Markdown file per run. */
+import type { EmbeddedResult } from "./embedded.ts";
+import type { DrainResult, DrainRun } from "./relay_drain.ts";
+import type { LatencyResult } from "./latency.ts";
+import type { ScaleOutResult } from "./scale_out.ts";
+import type { ApiResult } from "./api_load.ts";
+import type { MachineFacts } from "./machine.ts";
+import type { CpuUsage, Percentiles } from "./common.ts";
+
+/** Everything one run measured. */
+export interface BenchReport {
+  readonly mode: "quick" | "full";
+  readonly args: readonly string[];
+  readonly startedAt: string;
+  readonly finishedAt: string;
+  readonly machine: MachineFacts;
+  /** /proc/loadavg before and after: other work on the machine disturbs the figures. */
+  readonly load: { before: string; after: string };
+  readonly drain?: DrainResult;
+  readonly latency?: LatencyResult;
+  readonly scaleOut?: ScaleOutResult;
+  readonly api?: ApiResult;
+  readonly embedded?: EmbeddedResult;
+  readonly notes: string[];
+  readonly errors: string[];
+}
+
+/** One line of the summary table. */
+export interface TableRow {
+  readonly scenario: string;
+  readonly measure: string;
+  readonly value: string;
+  readonly reference?: string;
+  readonly ratio?: string;
+  readonly target?: string;
+  readonly verdict?: "met" | "missed" | "n/a";
+}
+
+const perSecond = (n: number) => `${n.toLocaleString("en-US")}/s`;
+const ms = (n: number) => (Number.isFinite(n) ? (n >= 100 ? n.toFixed(0) : n.toFixed(1)) : "–");
+const times = (a: number, b: number) => (b > 0 ? `${(a / b).toFixed(2)}×` : "–");
+
+function spread(p: Percentiles): string {
+  return `p50 ${ms(p.p50)} / p95 ${ms(p.p95)} / p99 ${ms(p.p99)} / max ${ms(p.max)} ms`;
+}
+
+function drainValue(run: DrainRun): string {
+  const partial = run.complete
+    ? ""
+    : ` (${run.acknowledged}/${run.count} in ${run.seconds.toFixed(0)} s cap)`;
+  return `${perSecond(run.eventsPerSecond)}${partial}`;
+}
+
+/** Builds the summary table, each figure beside its reference and target. */
+export function tableRows(report: BenchReport): TableRow[] {
+  const rows: TableRow[] = [];
+  const drain = report.drain;
+  if (drain) {
+    const scenario = `1 drain (N=${drain.count})`;
+    const pp = drain.runs.find((r) => r.name === "ProducerPerformance 200 B");
+    const peer = drain.runs.find((r) => r.name.startsWith("pg-transactional-outbox"));
+    for (const run of drain.runs.filter((r) => r.client === undefined)) {
+      rows.push({ scenario, measure: run.name, value: drainValue(run) });
+    }
+    for (const run of drain.runs.filter((r) => r.client !== undefined && !r.name.includes("cpu-prof"))) {
+      if (pp) {
+        const ratio = run.eventsPerSecond / pp.eventsPerSecond;
+        rows.push({
+          scenario,
+          measure: run.name,
+          value: drainValue(run),
+          reference: `ProducerPerformance ${perSecond(pp.eventsPerSecond)}`,
+          ratio: times(run.eventsPerSecond, pp.eventsPerSecond),
+          target: "≥ 0.6× ProducerPerformance",
+          verdict: ratio >= 0.6 ? "met" : "missed",
+        });
+      } else rows.push({ scenario, measure: run.name, value: drainValue(run) });
+      if (peer) {
+        rows.push({
+          scenario,
+          measure: `${run.name} vs peer`,
+          value: drainValue(run),
+          reference: `pg-transactional-outbox ${perSecond(peer.eventsPerSecond)}`,
+          ratio: times(run.eventsPerSecond, peer.eventsPerSecond),
+          target: "≥ 3× pg-transactional-outbox",
+          verdict: run.eventsPerSecond >= 3 * peer.eventsPerSecond ? "met" : "missed",
+        });
+      }
+    }
+  }
+  const latency = report.latency;
+  if (latency) {
+    for (const run of latency.runs) {
+      const scenario = `2 latency (${run.targetRate}/s)`;
+      const until = run.until === "effect" ? "commit → effect" : "commit → on topic";
+      const missing = run.missing > 0 ? `, ${run.missing} missing` : "";
+      const ok = run.latencyMs.p99 < 25 && run.missing === 0 && run.achievedRate >= 0.95 * run.targetRate;
+      rows.push({
+        scenario,
+        measure: `${until}: ${run.name}`,
+        value: `${spread(run.latencyMs)} (${perSecond(run.achievedRate)} committed${missing})`,
+        target: run.until === "effect" ? "p99 < 25 ms at 2 000/s" : undefined,
+        verdict: run.until === "effect"
+          ? (run.targetRate >= 2000 ? (ok ? "met" : "missed") : "n/a")
+          : undefined,
+      });
+      if (run.topicLatencyMs) {
+        rows.push({ scenario, measure: `commit → on topic: ${run.name}`, value: spread(run.topicLatencyMs) });
+      }
+    }
+  }
+  const scale = report.scaleOut;
+  if (scale) {
+    for (const run of scale.runs) {
+      const single = scale.runs.find((r) => r.client === run.client && r.relays === 1);
+      rows.push({
+        scenario: `3 scale-out (N=${run.count})`,
+        measure: `${run.relays} relay process${run.relays > 1 ? "es" : ""} (${run.client})`,
+        value: `${perSecond(run.eventsPerSecond)}; ${run.order.violations} order violations, ` +
+          `${run.order.duplicates} duplicates${
+            run.complete ? "" : `, INCOMPLETE ${run.acknowledged}/${run.count}`
+          }`,
+        reference: single && run.relays > 1 ? `1 relay ${perSecond(single.eventsPerSecond)}` : undefined,
+        ratio: single && run.relays > 1 ? times(run.eventsPerSecond, single.eventsPerSecond) : undefined,
+        target: "0 order violations",
+        verdict: run.order.violations === 0 && run.complete ? "met" : "missed",
+      });
+    }
+  }
+  const api = report.api;
+  if (api?.api || api?.pgbench) {
+    const rounds = api.rounds > 1 ? `, mean of ${api.rounds} rounds` : "";
+    const scenario = `4 API (${api.connections} conn, ${api.seconds} s${rounds})`;
+    if (api.withoutNotify) {
+      rows.push({
+        scenario,
+        measure: "pgbench, same transaction without pg_notify",
+        value: `${perSecond(api.withoutNotify.tps)}; p50 ${ms(api.withoutNotify.latencyMs.p50)} / p99 ${
+          ms(api.withoutNotify.latencyMs.p99)
+        } ms`,
+      });
+    }
+    if (api.pgbench) {
+      rows.push({
+        scenario,
+        measure: "pgbench, same transaction",
+        value: `${perSecond(api.pgbench.tps)}; p50 ${ms(api.pgbench.latencyMs.p50)} / p99 ${
+          ms(api.pgbench.latencyMs.p99)
+        } ms`,
+      });
+    }
+    if (api.api) {
+      const a = api.api;
+      rows.push({
+        scenario,
+        measure: "POST /videos/:id/likes (autocannon)",
+        value:
+          `${perSecond(a.requestsPerSecond)}; p50 ${ms(a.latencyMs.p50)} / p99 ${ms(a.latencyMs.p99)} ms` +
+          (a.non2xx > 0 ? `; ${a.non2xx} non-2xx` : ""),
+        reference: api.pgbench ? `pgbench ${perSecond(api.pgbench.tps)}` : undefined,
+        ratio: api.pgbench ? times(a.requestsPerSecond, api.pgbench.tps) : undefined,
+        target: "≥ 0.7× pgbench",
+        verdict: api.pgbench ? (a.requestsPerSecond >= 0.7 * api.pgbench.tps ? "met" : "missed") : "n/a",
+      });
+    }
+  }
+  const embedded = report.embedded;
+  if (embedded) {
+    const scenario = "5 embedded (deno task start)";
+    rows.push({
+      scenario,
+      measure: "start to ready, new data folder",
+      value: `${embedded.startNewMs} ms (process reports ${embedded.readyReportedNewMs} ms)`,
+    });
+    rows.push({
+      scenario,
+      measure: "start to ready, existing data folder",
+      value: `${embedded.startExistingMs} ms (process reports ${embedded.readyReportedExistingMs} ms)`,
+    });
+    rows.push({
+      scenario,
+      measure: `likes HTTP → projection (${embedded.likes}, ${embedded.concurrency} conn)`,
+      value: `${perSecond(embedded.projectedLikesPerSecond)} (HTTP alone ${
+        perSecond(embedded.httpLikesPerSecond)
+      })`,
+    });
+  }
+  return rows;
+}
+
+const columns: (keyof TableRow)[] = [
+  "scenario",
+  "measure",
+  "value",
+  "reference",
+  "ratio",
+  "target",
+  "verdict",
+];
+
+/** The table as aligned plain text for the terminal. */
+export function textTable(rows: readonly TableRow[]): string {
+  const cells = [columns.map(String), ...rows.map((row) => columns.map((c) => row[c] ?? ""))];
+  const widths = columns.map((_, i) => Math.max(...cells.map((line) => line[i].length)));
+  const line = (values: string[]) => values.map((v, i) => v.padEnd(widths[i])).join(" | ").trimEnd();
+  return [line(cells[0]), widths.map((w) => "-".repeat(w)).join("-|-"), ...cells.slice(1).map(line)].join(
+    "\n",
+  );
+}
+
+function markdownTable(rows: readonly TableRow[]): string {
+  const escape = (text: string) => text.replaceAll("|", "\\|");
+  return [
+    `| ${columns.join(" | ")} |`,
+    `|${columns.map(() => "---").join("|")}|`,
+    ...rows.map((row) => `| ${columns.map((c) => escape(row[c] ?? "")).join(" | ")} |`),
+  ].join("\n");
+}
+
+function short(p: Percentiles | undefined): string {
+  return p && p.count > 0 ? `p50 ${ms(p.p50)} / p99 ${ms(p.p99)} ms` : "–";
+}
+
+function cpuText(cpu: CpuUsage): string {
+  return Object.entries(cpu).filter(([, v]) => v > 0).map(([k, v]) => `${k} ${v.toFixed(2)}`).join(", ");
+}
+
+/** The Markdown report: machine, table, CPU per run, profile, notes and errors. */
+export function markdown(report: BenchReport): string {
+  const m = report.machine;
+  const out: string[] = [
+    `# Outbox benchmark, ${report.mode} run, ${report.startedAt}`,
+    "",
+    `- machine: ${m.cores} cores (${m.cpuModel}), ${m.memoryGiB} GiB, ${m.os}`,
+    `- Deno ${m.deno} (V8 ${m.v8}); ${m.postgres}; ${m.kafka}; ${m.java}`,
+    `- PostgreSQL settings: ${Object.entries(m.postgresSettings).map(([k, v]) => `${k}=${v}`).join(", ")}`,
+    `- clients: ${Object.values(m.clients).join(", ")}; git ${m.git}`,
+    `- peers and tools: ${Object.entries(m.peers).map(([k, v]) => `${k} ${v}`).join("; ")}`,
+    `- load average before: ${report.load.before}; after: ${report.load.after}`,
+    `- arguments: ${report.args.join(" ") || "(none)"}; ${report.startedAt} → ${report.finishedAt}`,
+    "",
+    markdownTable(tableRows(report)),
+    "",
+    "## CPU seconds per process group during each measurement",
+    "",
+    "`machine` is all cores; `other` is what the machine spent outside the named groups (work of other users).",
+    "",
+  ];
+  for (const run of report.drain?.runs ?? []) {
+    const own = run.cpu.relay ?? run.cpu.java;
+    const per = own
+      ? `; ${((own / Math.max(1, run.acknowledged)) * 1e6).toFixed(0)} µs of CPU per event in the relay`
+      : "";
+    out.push(`- drain, ${run.name}: ${cpuText(run.cpu)}${per}`);
+  }
+  for (const run of report.latency?.runs ?? []) out.push(`- latency, ${run.name}: ${cpuText(run.cpu)}`);
+  for (const run of report.scaleOut?.runs ?? []) {
+    out.push(
+      `- scale-out, ${run.relays} relays (${run.client}): ${cpuText(run.cpu)}; per relay ${
+        run.perRelay.join(", ")
+      }`,
+    );
+  }
+  for (const [i, run] of (report.api?.apiRounds ?? []).entries()) {
+    out.push(
+      `- API round ${
+        i + 1
+      }: ${run.requestsPerSecond}/s, p50 ${run.latencyMs.p50} / p99 ${run.latencyMs.p99} ms, ` +
+        `${run.likeRows} like rows, ${run.outboxRows} outbox rows; CPU ${cpuText(run.cpu)}`,
+    );
+  }
+  for (const [i, run] of (report.api?.pgbenchRounds ?? []).entries()) {
+    out.push(
+      `- pgbench round ${i + 1}: ${run.tps}/s, p50 ${ms(run.latencyMs.p50)} / p99 ${
+        ms(run.latencyMs.p99)
+      } ms; ` +
+        `CPU ${cpuText(run.cpu)} (pgbench and its backends are in other)`,
+    );
+  }
+  if (report.api?.withoutNotify) {
+    out.push(
+      `- pgbench without pg_notify: ${report.api.withoutNotify.tps}/s; CPU ${
+        cpuText(report.api.withoutNotify.cpu)
+      }`,
+    );
+  }
+  const consumers = (report.latency?.runs ?? []).filter((run) => run.consumer);
+  if (consumers.length > 0) {
+    out.push("", "## Where the latency goes (our pipeline)", "");
+    for (const run of consumers) {
+      const c = run.consumer!;
+      out.push(
+        `- ${run.name} at ${run.targetRate}/s offered: writer transaction ${short(run.writeMs)}; ` +
+          `commit → on topic ${short(run.topicLatencyMs)}; received by the consumer → effect ` +
+          `${
+            short(c.receivedToEffectMs)
+          }; consumer transactions ${c.transactions} (mean ${c.meanBatch} events) ` +
+          `${short(c.transactionMs)}; offset commits ${short(c.offsetCommitMs)}`,
+      );
+    }
+  }
+  const profile = report.drain?.profile;
+  if (profile) {
+    out.push(
+      "",
+      `## Relay CPU profile (${profile.client}, ${profile.eventsPerSecond}/s while profiled)`,
+      "",
+      `${profile.file}: ${profile.durationMs} ms, ${profile.busyPercent}% busy (not idle).`,
+      "",
+      "| top functions (self) | % | ms |",
+      "|---|---|---|",
+      ...profile.functions.map((f) => `| ${f.name} | ${f.selfPercent} | ${f.selfMs} |`),
+      "",
+      "| top modules (self) | % | ms |",
+      "|---|---|---|",
+      ...profile.modules.map((f) => `| ${f.name} | ${f.selfPercent} | ${f.selfMs} |`),
+    );
+  }
+  const apiProfile = report.api?.profile;
+  if (apiProfile) {
+    out.push(
+      "",
+      "## API CPU profile (POST /videos/:id/likes under autocannon, extra 5 s round)",
+      "",
+      `${apiProfile.file}: ${apiProfile.durationMs} ms, ${apiProfile.busyPercent}% busy (not idle).`,
+      "",
+      "| top functions (self) | % | ms |",
+      "|---|---|---|",
+      ...apiProfile.functions.map((f) => `| ${f.name} | ${f.selfPercent} | ${f.selfMs} |`),
+      "",
+      "| top modules (self) | % | ms |",
+      "|---|---|---|",
+      ...apiProfile.modules.map((f) => `| ${f.name} | ${f.selfPercent} | ${f.selfMs} |`),
+    );
+  }
+  const notes = [...report.notes];
+  for (const run of report.drain?.runs ?? []) if (run.note) notes.push(`${run.name}: ${run.note}`);
+  for (const run of report.latency?.runs ?? []) if (run.note) notes.push(`${run.name}: ${run.note}`);
+  if (notes.length > 0) out.push("", "## Notes", "", ...notes.map((n) => `- ${n}`));
+  if (report.errors.length > 0) out.push("", "## Errors", "", ...report.errors.map((e) => `- ${e}`));
+  if (report.api?.pgbench) {
+    out.push("", "## pgbench script", "", "```sql", report.api.pgbench.script.trim(), "```");
+  }
+  return out.join("\n") + "\n";
+}
+
+/** Writes `<stamp>-<mode>.json` and `.md` under `dir`; returns their paths. */
+export async function writeReport(dir: string, report: BenchReport): Promise<{ json: string; md: string }> {
+  await Deno.mkdir(dir, { recursive: true });
+  const stamp = report.startedAt.replace(/[:.]/g, "-");
+  const base = `${dir}/${stamp}-${report.mode}`;
+  await Deno.writeTextFile(
+    `${base}.json`,
+    JSON.stringify({ ...report, table: tableRows(report) }, null, 2) + "\n",
+  );
+  await Deno.writeTextFile(`${base}.md`, markdown(report));
+  return { json: `${base}.json`, md: `${base}.md` };
+}
