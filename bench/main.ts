@@ -186,6 +186,8 @@ async function main(): Promise<void> {
   for (const note of notes) console.log(`note: ${note}`);
   for (const error of errors) console.log(`error: ${error}`);
   console.log(`results: ${files.json}\n         ${files.md}`);
+  // A scenario that could not run is a broken harness: fail, so CI's smoke run notices.
+  if (errors.length > 0) throw new Error(`${errors.length} scenario(s) failed; see the errors above`);
 }
 
 if (import.meta.main) {
