@@ -299,3 +299,28 @@ Deno.test("a maxSize below 1 is rejected", () => {
   // and maxSize 1 is accepted
   assert.equal(new BatchProcessor({ maxSize: 1, flushEveryMs: 10, write }).buffered, 0);
 });
+
+Deno.test("kick writes at once when idle, and gathers what arrives during a write into the next one", async () => {
+  const writes: number[][] = [];
+  let release = () => {};
+  const processor = new BatchProcessor<number>({
+    maxSize: 100,
+    flushEveryMs: 60_000,
+    write: (items) => {
+      writes.push([...items]);
+      return writes.length === 1 ? new Promise<void>((resolve) => (release = resolve)) : Promise.resolve();
+    },
+  });
+  await processor.add(1);
+  processor.kick();
+  await new Promise((r) => setTimeout(r, 5));
+  assert.deepEqual(writes, [[1]], "the first item is written without waiting for the timer");
+  for (const item of [2, 3, 4]) {
+    await processor.add(item);
+    processor.kick();
+  }
+  release();
+  for (let i = 0; i < 50 && writes.length < 2; i++) await new Promise((r) => setTimeout(r, 2));
+  assert.deepEqual(writes, [[1], [2, 3, 4]], "items that arrived during a write go out together");
+  await processor.stop();
+});

@@ -50,8 +50,9 @@ export interface ConsumerOptions<Tx extends { readonly inbox: InboxStore }> {
     readonly maxSize: number;
     readonly flushEveryMs: number;
     /**
-     * Also flush once each delivered batch is buffered: under load deliveries are large and batches stay full,
-     * when idle an event is applied at once instead of waiting for the timer (default false: the seed's rule).
+     * Also flush as soon as a delivered batch is buffered, group-commit style (one write at a time; what arrives
+     * meanwhile goes into the next): when idle an event is applied at once instead of waiting for the timer,
+     * under load batches grow by themselves (default false: the seed's rule).
      */
     readonly flushOnDelivery?: boolean;
   };
@@ -232,7 +233,7 @@ export async function startConsumer<Tx extends { readonly inbox: InboxStore }>(
       handled.push(message);
     }
     if (!processor) await commit(nextPositions(handled));
-    else if (options.batch?.flushOnDelivery && !closing) await processor.flush();
+    else if (options.batch?.flushOnDelivery && !closing) processor.kick();
   }
 
   subscription = await options.subscriber.subscribe({ group, topics: options.topics, onBatch });
