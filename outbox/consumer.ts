@@ -89,6 +89,8 @@ export async function startConsumer<Tx extends { readonly inbox: InboxStore }>(
   const stopping = new AbortController();
   let closing = false;
   let subscription: Subscription | undefined;
+  // A flush may retry for long (database down): it keeps the group membership alive with the latest heartbeat.
+  let lastHeartbeat: (() => Promise<void>) | undefined;
 
   async function deadLetter(message: ReceivedMessage, error: unknown, attempts: number): Promise<void> {
     logger.error("event dead-lettered", {
@@ -187,7 +189,8 @@ export async function startConsumer<Tx extends { readonly inbox: InboxStore }>(
   async function commit(positions: readonly Position[]): Promise<void> {
     if (positions.length === 0 || !subscription) return;
     try {
-      await subscription.commit(positions);
+      // Once stopping gives up waiting, a commit stuck on an unreachable broker is abandoned (redelivery is safe).
+      await untilAborted(subscription.commit(positions), stopping.signal);
     } catch (error) {
       // A lost commit only means a redelivery, which the inbox absorbs.
       logger.warn("offset commit failed; events will be redelivered and deduplicated", {
@@ -203,7 +206,7 @@ export async function startConsumer<Tx extends { readonly inbox: InboxStore }>(
       flushEveryMs: options.batch.flushEveryMs,
       write: async (entries) => {
         const items = entries.flatMap((entry) => entry.item ? [entry.item] : []);
-        if (items.length > 0) await apply(items);
+        if (items.length > 0) await apply(items, lastHeartbeat);
         await commit(nextPositions(entries.map((entry) => entry.message)));
       },
       onTimerError: (error) => {
@@ -216,6 +219,7 @@ export async function startConsumer<Tx extends { readonly inbox: InboxStore }>(
 
   async function onBatch(batch: PartitionBatch, member: Subscription): Promise<void> {
     subscription = member;
+    lastHeartbeat = batch.heartbeat;
     const handled: ReceivedMessage[] = [];
     for (const message of batch.messages) {
       if (closing) break;
@@ -255,8 +259,27 @@ export async function startConsumer<Tx extends { readonly inbox: InboxStore }>(
         }
       }
       stopping.abort();
-      await subscription?.close();
+      const leaving = subscription?.close().catch((error) =>
+        logger.warn("leaving the group failed", { group, error: String(error) })
+      );
+      // Leaving the group is bounded too: with the broker gone it would retry for minutes.
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      await Promise.race([
+        leaving,
+        new Promise((resolve) => (timer = setTimeout(resolve, options.stopTimeoutMs ?? 10_000))),
+      ]);
+      clearTimeout(timer);
       logger.info("consumer stopped", { group });
     },
   };
+}
+
+/** Resolves with `promise`, or rejects once `signal` aborts. */
+function untilAborted<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) return Promise.reject(new StoppingError("consumer stopped"));
+  return new Promise<T>((resolve, reject) => {
+    const abort = () => reject(new StoppingError("consumer stopped"));
+    signal.addEventListener("abort", abort, { once: true });
+    promise.then(resolve, reject).finally(() => signal.removeEventListener("abort", abort));
+  });
 }

@@ -69,7 +69,8 @@ export function decodeEnvelope(value: Uint8Array | string | null): Envelope {
   }
   const parsed = envelopeSchema.safeParse(json);
   if (!parsed.success) throw new PoisonMessageError(`invalid envelope: ${z.prettifyError(parsed.error)}`);
-  return parsed.data;
+  // The inbox stores uuids, which PostgreSQL returns in lower case: ids are compared in that form.
+  return { ...parsed.data, eventId: parsed.data.eventId.toLowerCase() };
 }
 
 /** Narrows an envelope's payload with an event definition; throws PoisonMessageError when it does not fit. */

@@ -208,3 +208,9 @@ Deno.test("payloadOf rejects a payload that does not fit, naming the event type 
     return true;
   });
 });
+
+Deno.test("decodeEnvelope lower-cases the event id, so the inbox recognizes an upper-case id as the same event", () => {
+  const envelope = createEnvelope({ eventType: "T", aggregateType: "t", aggregateId: "1", payload: {} });
+  const upper = JSON.stringify({ ...envelope, eventId: envelope.eventId.toUpperCase() });
+  assert.equal(decodeEnvelope(upper).eventId, envelope.eventId);
+});

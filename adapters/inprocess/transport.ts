@@ -98,8 +98,12 @@ export class InProcessTransport implements Publisher, Subscriber, TopicAdmin {
       group.list.push(message);
       groups.set(id, group);
     }
+    // Partition rows are locked in one global order, so concurrent publishers cannot deadlock.
+    const ordered = [...groups.values()].sort((a, b) =>
+      a.topic < b.topic ? -1 : a.topic > b.topic ? 1 : a.partition - b.partition
+    );
     await this.#db.transaction(async (tx) => {
-      for (const { topic, partition, list } of groups.values()) {
+      for (const { topic, partition, list } of ordered) {
         // The row lock on the partition serializes publishers, so offsets follow publish order.
         const [{ first }] = await tx.query<{ first: string }>(
           `update transport_partitions set next_offset = next_offset + $3
@@ -259,7 +263,10 @@ export class InProcessTransport implements Publisher, Subscriber, TopicAdmin {
     return rows.map((row) => ({ partition: row.partition, lag: Number(row.lag) }));
   }
 
-  /** Deletes messages older than `olderThanMs` that every group has consumed; returns how many. */
+  /**
+   * Retention, as Kafka's `retention.ms`: deletes messages older than `olderThanMs`, except those a group that has
+   * a position on the partition has not consumed yet; returns how many.
+   */
   async purge(olderThanMs: number): Promise<number> {
     const rows = await this.#db.query<{ n: number }>(
       `with gone as (

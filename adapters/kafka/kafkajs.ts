@@ -103,8 +103,9 @@ export class KafkajsTransport implements Publisher, Subscriber {
       list.push({ key: Buffer.from(message.key), value: Buffer.from(message.value), headers });
       byTopic.set(message.topic, list);
     }
+    const used = this.#connectedProducer();
     try {
-      const producer = await this.#connectedProducer();
+      const producer = await used;
       await producer.sendBatch({
         acks: -1,
         compression: this.#settings.compression === "gzip" ? 1 : 0,
@@ -112,9 +113,9 @@ export class KafkajsTransport implements Publisher, Subscriber {
       });
     } catch (error) {
       // A producer whose send failed may hold stale sequence numbers: start the next publish on a new one.
-      const broken = this.#producer;
-      this.#producer = undefined;
-      broken?.then((producer) => producer.disconnect()).catch(() => {});
+      // Only the producer this send used: another loop may already have replaced it with a healthy one.
+      if (this.#producer === used) this.#producer = undefined;
+      used.then((producer) => producer.disconnect()).catch(() => {});
       throw error;
     }
   }

@@ -23,7 +23,7 @@ export function isTransientDatabaseError(error: unknown): boolean {
   if (!(error instanceof Error)) return false;
   const code = (error as { code?: unknown }).code;
   if (typeof code === "string") {
-    if (/^(08|53|57P|40001|40P01)/.test(code)) return true;
+    if (/^(08|53|57P|57014|55P03|40001|40P01)/.test(code)) return true;
     if (/^(ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|CONNECT_TIMEOUT|CONNECTION_)/.test(code)) return true;
   }
   return /connection (terminated|ended|refused|closed)|ECONNREFUSED/i.test(error.message);
