@@ -87,6 +87,8 @@ export async function startConsumer<Tx extends { readonly inbox: InboxStore }>(
   const observer = options.observer ?? {};
   const { group } = options;
   const stopping = new AbortController();
+  // Aborted only when stop's deadline passes: then a commit stuck on an unreachable broker is abandoned.
+  const givingUp = new AbortController();
   let closing = false;
   let subscription: Subscription | undefined;
   // A flush may retry for long (database down): it keeps the group membership alive with the latest heartbeat.
@@ -189,8 +191,8 @@ export async function startConsumer<Tx extends { readonly inbox: InboxStore }>(
   async function commit(positions: readonly Position[]): Promise<void> {
     if (positions.length === 0 || !subscription) return;
     try {
-      // Once stopping gives up waiting, a commit stuck on an unreachable broker is abandoned (redelivery is safe).
-      await untilAborted(subscription.commit(positions), stopping.signal);
+      // Past stop's deadline a commit stuck on an unreachable broker is abandoned (redelivery is safe).
+      await untilAborted(subscription.commit(positions), givingUp.signal);
     } catch (error) {
       // A lost commit only means a redelivery, which the inbox absorbs.
       logger.warn("offset commit failed; events will be redelivered and deduplicated", {
@@ -249,7 +251,10 @@ export async function startConsumer<Tx extends { readonly inbox: InboxStore }>(
       closing = true;
       if (processor) {
         // The final flush gets a deadline: with the database down it would otherwise retry forever.
-        const deadline = setTimeout(() => stopping.abort(), options.stopTimeoutMs ?? 10_000);
+        const deadline = setTimeout(() => {
+          stopping.abort();
+          givingUp.abort();
+        }, options.stopTimeoutMs ?? 10_000);
         try {
           await processor.stop();
         } catch (error) {
@@ -266,7 +271,12 @@ export async function startConsumer<Tx extends { readonly inbox: InboxStore }>(
       let timer: ReturnType<typeof setTimeout> | undefined;
       await Promise.race([
         leaving,
-        new Promise((resolve) => (timer = setTimeout(resolve, options.stopTimeoutMs ?? 10_000))),
+        new Promise((resolve) =>
+          timer = setTimeout(() => {
+            givingUp.abort();
+            resolve(undefined);
+          }, options.stopTimeoutMs ?? 10_000)
+        ),
       ]);
       clearTimeout(timer);
       logger.info("consumer stopped", { group });

@@ -268,31 +268,33 @@ export function pipelineContract(name: string, open: () => Promise<Stack>): void
     }
   });
 
-  Deno.test(`${name}: a restarted consumer resumes from its committed position`, async () => {
-    const stack = await open();
-    try {
-      const topic = await topicOf(stack, 2);
-      const group = `${topic}.resume`;
-      await stack.transport.publish(
-        Array.from({ length: 10 }, (_, i) => message(topic, `k${i % 3}`, { seq: i }).wire),
-      );
-      const first = await effectConsumer(stack, topic, { group, batch: true });
-      await eventually(() => effects(stack), (rows) => rows.length === 10, { what: "first ten" });
-      await first.stop();
-      await stack.transport.publish(
-        Array.from({ length: 10 }, (_, i) => message(topic, `k${i % 3}`, { seq: 10 + i }).wire),
-      );
-      const second = await effectConsumer(stack, topic, { group, batch: true });
+  for (const batch of [true, false]) {
+    Deno.test(`${name}: a restarted consumer resumes from its committed position (${batch ? "batched" : "one by one"})`, async () => {
+      const stack = await open();
       try {
-        await eventually(() => effects(stack), (rows) => rows.length === 20, { what: "all twenty" });
-        await new Promise((r) => setTimeout(r, 300));
-        assert.equal(second.calls.size, 10, "the restarted consumer saw only what followed its position");
-        assert.equal((await effects(stack)).length, 20);
+        const topic = await topicOf(stack, 2);
+        const group = `${topic}.resume`;
+        await stack.transport.publish(
+          Array.from({ length: 10 }, (_, i) => message(topic, `k${i % 3}`, { seq: i }).wire),
+        );
+        const first = await effectConsumer(stack, topic, { group, batch });
+        await eventually(() => effects(stack), (rows) => rows.length === 10, { what: "first ten" });
+        await first.stop();
+        await stack.transport.publish(
+          Array.from({ length: 10 }, (_, i) => message(topic, `k${i % 3}`, { seq: 10 + i }).wire),
+        );
+        const second = await effectConsumer(stack, topic, { group, batch });
+        try {
+          await eventually(() => effects(stack), (rows) => rows.length === 20, { what: "all twenty" });
+          await new Promise((r) => setTimeout(r, 300));
+          assert.equal(second.calls.size, 10, "the restarted consumer saw only what followed its position");
+          assert.equal((await effects(stack)).length, 20);
+        } finally {
+          await second.stop();
+        }
       } finally {
-        await second.stop();
+        await stack.close();
       }
-    } finally {
-      await stack.close();
-    }
-  });
+    });
+  }
 }
