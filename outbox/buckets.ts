@@ -3,10 +3,12 @@
 /** Default number of key buckets. */
 export const defaultBucketCount = 64;
 
+const encoder = new TextEncoder();
+
 /** The bucket of a key: FNV-1a 32-bit hash modulo `count`, identical in every process and language. */
 export function bucketOf(key: string, count = defaultBucketCount): number {
   let hash = 0x811c9dc5;
-  for (const byte of new TextEncoder().encode(key)) {
+  for (const byte of encoder.encode(key)) {
     hash ^= byte;
     hash = Math.imul(hash, 0x01000193) >>> 0;
   }

@@ -1,7 +1,7 @@
 /** The relay: moves committed outbox rows to the broker, in order per key, with backoff when it is down. */
 import type { Logger } from "../application/ports.ts";
 import { silentLogger } from "../application/ports.ts";
-import type { OutboxSource, Publisher } from "./ports.ts";
+import type { OutboxRecord, OutboxSource, Publisher } from "./ports.ts";
 import { backoffDelay, type RetryPolicy, sleep } from "./retry.ts";
 
 /** Counters the relay reports (wired to metrics by the composition root). */
@@ -47,7 +47,7 @@ export function startRelay(options: RelayOptions): RunningRelay {
   const stopping = new AbortController();
   let publishedTotal = 0;
 
-  async function publish(rows: Parameters<Parameters<OutboxSource["drain"]>[1]>[0]): Promise<void> {
+  async function publish(rows: readonly OutboxRecord[]): Promise<void> {
     const started = performance.now();
     await options.publisher.publish(rows);
     publishedTotal += rows.length;

@@ -30,15 +30,13 @@ export const openEmbedded: OpenDb = async () => {
     "truncate outbox, inbox, likes, like_counts, transport_partitions, transport_messages, transport_positions",
   );
   await db.exec("drop table if exists test_effects");
-  return Object.assign(Object.create(db), {
+  // The shared instance stays open for the next test: closing and disposing are no-ops.
+  return {
+    ...db,
     schema: "public",
-    query: db.query,
-    transaction: db.transaction,
-    exec: db.exec,
-    listen: db.listen,
     close: () => Promise.resolve(),
     [Symbol.asyncDispose]: () => Promise.resolve(),
-  });
+  };
 };
 
 export { testRedis } from "../helpers.ts";
