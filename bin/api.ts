@@ -1,33 +1,59 @@
-/** `deno task api`: the HTTP API, with /health, /health/ready and /metrics on the same port. */
+/** `deno task api`: the HTTP API of every context, with /health, /health/ready and /metrics on its port. */
+import type { Hono } from "hono";
+import { createApp } from "../adapters/http/app.ts";
 import { Metrics } from "../adapters/metrics/prometheus.ts";
 import { PostgresOutboxSource } from "../adapters/postgres/outbox_store.ts";
-import { RedisLikeCache } from "../adapters/redis/like_cache.ts";
-import { apiApp } from "./parts.ts";
-import { boot, openDatabase, openRedis, outboxSettings, shutdownSignal } from "./wiring.ts";
+import type { SqlDatabase } from "../adapters/postgres/sql_client.ts";
+import {
+  boot,
+  exitIfStopped,
+  openDatabase,
+  openRedis,
+  outboxSettings,
+  shutdownSignal,
+  withDeadline,
+} from "./infrastructure.ts";
+import { modules } from "./modules.ts";
+import { buildModules, checkBucketCount, checksOf, routesOf, runStartHooks, startingApp } from "./runtime.ts";
 
 const { config, logger } = boot("api");
-const db = await openDatabase(config);
-const redis = openRedis(config);
+const { signal, stopped } = shutdownSignal(logger);
 const metrics = new Metrics({ process: "api" });
-metrics.watchOutbox(new PostgresOutboxSource(db, outboxSettings(config)));
-const app = apiApp({
-  db,
-  cache: new RedisLikeCache(redis),
-  config,
-  logger,
-  metrics,
-  checks: { postgres: () => db.query("select 1"), redis: () => redis.ping() },
-});
+const redis = openRedis(config, logger);
+let db: SqlDatabase | undefined;
+const checks = {
+  postgres: () => db ? db.query("select 1") : Promise.reject(new Error("not connected yet")),
+  redis: () => redis.ping(),
+};
 
+// Health and readiness answer at once; the routes join once PostgreSQL answers and the database is migrated.
+let app: Hono = startingApp({ checks, metrics, logger });
 const server = Deno.serve({
   port: config.PORT,
-  hostname: "0.0.0.0",
-  onListen: ({ port }) => logger.info("api listening", { url: `http://127.0.0.1:${port}` }),
-}, app.fetch);
+  hostname: config.HOST,
+  onListen: ({ port }) => logger.info("api listening", { url: `http://${config.HOST}:${port}` }),
+}, (request) => app.fetch(request));
 
-const signal = await shutdownSignal();
-logger.info("stopping: draining requests", { signal });
-await server.shutdown();
+try {
+  db = await openDatabase(config, logger, signal);
+  await checkBucketCount(db, config, logger, signal);
+  const built = buildModules(modules, { db, redis, config, logger, metrics });
+  metrics.watchOutbox(new PostgresOutboxSource(db, outboxSettings(config)));
+  for (const line of await runStartHooks(built, logger)) logger.info(line);
+  app = createApp({
+    routes: routesOf(built),
+    logger,
+    metrics,
+    checks: { ...checks, ...checksOf(built) },
+    bodyLimitBytes: config.HTTP_BODY_LIMIT_BYTES,
+  });
+  logger.info("api ready");
+} catch (error) {
+  exitIfStopped(signal, error);
+}
+
+logger.info("stopping: draining requests", { signal: await stopped });
+await withDeadline("draining requests", server.shutdown(), config.SHUTDOWN_TIMEOUT_MS, logger);
 redis.disconnect();
-await db.close();
+await db?.close();
 Deno.exit(0);

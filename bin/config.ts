@@ -40,11 +40,20 @@ export const configSchema = z.object({
   NAME_PREFIX: z.string().regex(/^[A-Za-z0-9._-]*$/, "letters, digits, '.', '_' and '-' only").default(""),
   TOPIC_PARTITIONS: int(6, 1),
   TOPIC_REPLICATION_FACTOR: int(1, 1),
+  /** retention.ms of the topics the project creates; the inbox must remember at least as long. */
+  TOPIC_RETENTION_HOURS: int(168, 1),
+  /** Interface the servers listen on; 127.0.0.1 keeps them off the network (containers set 0.0.0.0). */
+  HOST: z.string().regex(/^[A-Za-z0-9.:\-]+$/, "must be a host name or an IP address").default("127.0.0.1"),
   PORT: port(8080),
+  /** Largest HTTP request body, in bytes (413 above). */
+  HTTP_BODY_LIMIT_BYTES: int(65_536, 1),
   /** Port of /metrics and /health for relay (default 9464) and worker (default 9465); 0 picks a free one. */
   METRICS_PORT: z.string().regex(/^[0-9]+$/, "must be a whole number").transform(Number)
     .pipe(z.number().max(65535)).optional(),
-  OUTBOX_BUCKETS: int(64, 1),
+  // Stored as smallint, and recorded by the first migrate: every process must run with the same count.
+  OUTBOX_BUCKETS: int(64, 1, 32_767),
+  /** Largest event (value and headers) a write may append; Kafka refuses messages over ~1 MiB by default. */
+  OUTBOX_MAX_EVENT_BYTES: int(900_000, 1_000),
   RELAY_BATCH_SIZE: int(500, 1),
   RELAY_CONCURRENCY: int(4, 1),
   RELAY_POLL_MS: int(1000, 10),
@@ -57,6 +66,8 @@ export const configSchema = z.object({
     z.number().min(1),
   ).default(2),
   INBOX_RETENTION_HOURS: int(168, 1),
+  /** How long a stop waits for the work in flight before abandoning it (a second signal exits at once). */
+  SHUTDOWN_TIMEOUT_MS: int(10_000, 0),
   DATA_DIR: z.string().min(1).default(".data"),
   CACHE_WARM_LIMIT: int(1000, 0),
   LOG_LEVEL: z.enum(["debug", "info", "warn", "error"]).default("info"),
@@ -86,11 +97,7 @@ export function loadConfig(env: Record<string, string | undefined> = Deno.env.to
   return parsed.data as Config;
 }
 
-/** Topic and group names, with the optional prefix that isolates environments sharing a cluster. */
-export function names(config: Pick<Config, "NAME_PREFIX">) {
-  const p = config.NAME_PREFIX ? `${config.NAME_PREFIX}.` : "";
-  return {
-    interactionTopic: `${p}interaction-events`,
-    likePersistenceGroup: `${p}like-persistence-group`,
-  };
+/** A topic or group name with the optional prefix that isolates environments sharing a cluster. */
+export function prefixed(config: Pick<Config, "NAME_PREFIX">, name: string): string {
+  return config.NAME_PREFIX ? `${config.NAME_PREFIX}.${name}` : name;
 }

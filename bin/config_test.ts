@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { ConfigError, loadConfig, names } from "./config.ts";
+import { ConfigError, loadConfig, prefixed } from "./config.ts";
 
 /** Asserts that loading `env` throws a ConfigError whose message matches every pattern. */
 function assertConfigError(env: Record<string, string | undefined>, ...patterns: RegExp[]): void {
@@ -94,22 +94,20 @@ Deno.test("every bad variable is named in one error", () => {
   });
 });
 
-Deno.test("names() prefixes the topic and the consumer group with NAME_PREFIX", () => {
-  // given a prefix "x"
-  // when the names are made, then they are prefixed with "x."
-  assert.deepEqual(names(loadConfig({ NAME_PREFIX: "x" })), {
-    interactionTopic: "x.interaction-events",
-    likePersistenceGroup: "x.like-persistence-group",
-  });
+Deno.test("prefixed() puts NAME_PREFIX and a dot before a name, and nothing without a prefix", () => {
+  assert.equal(prefixed(loadConfig({ NAME_PREFIX: "x" }), "some-events"), "x.some-events");
+  assert.equal(prefixed(loadConfig({}), "some-events"), "some-events");
 });
 
-Deno.test("names() without a prefix gives the seed's plain names", () => {
-  // given no prefix
-  // when the names are made, then they have no leading dot
-  assert.deepEqual(names(loadConfig({})), {
-    interactionTopic: "interaction-events",
-    likePersistenceGroup: "like-persistence-group",
-  });
+Deno.test("OUTBOX_BUCKETS above the smallint range is a ConfigError naming it", () => {
+  assertConfigError({ OUTBOX_BUCKETS: "40000" }, /OUTBOX_BUCKETS/);
+  assert.equal(loadConfig({ OUTBOX_BUCKETS: "32767" }).OUTBOX_BUCKETS, 32767);
+});
+
+Deno.test("servers listen on 127.0.0.1 unless HOST says otherwise", () => {
+  assert.equal(loadConfig({}).HOST, "127.0.0.1");
+  assert.equal(loadConfig({ HOST: "0.0.0.0" }).HOST, "0.0.0.0");
+  assertConfigError({ HOST: "a b" }, /HOST/);
 });
 
 Deno.test("a NAME_PREFIX with characters Kafka does not allow is a ConfigError", () => {

@@ -1,20 +1,29 @@
-/** `deno task migrate`: applies the SQL migrations and creates the Kafka topics. */
-import { KafkaTopics } from "../adapters/kafka/kafkajs.ts";
+/** `deno task migrate`: applies the platform's and every context's migrations and creates the topics. */
 import { migrate } from "../adapters/postgres/migrate.ts";
-import { ensureTopics } from "./parts.ts";
-import { boot, openDatabase } from "./wiring.ts";
+import { boot, kafkaAdmin, openDatabase } from "./infrastructure.ts";
+import { modules } from "./modules.ts";
+import { ensureTopics, migrationScopes, recordBucketCount } from "./runtime.ts";
 
 const { config, logger } = boot("migrate");
-const db = await openDatabase(config);
+const db = await openDatabase(config, logger);
 try {
-  const applied = await migrate(db, (version) => logger.info("migration applied", { version }));
+  const applied = await migrate(
+    db,
+    migrationScopes(modules),
+    (version) => logger.info("migration applied", { version }),
+  );
+  await recordBucketCount(db, config);
   logger.info(applied.length ? "database migrated" : "database already up to date", {
     applied: applied.length,
   });
+} catch (error) {
+  console.error(`✗ ${error instanceof Error ? error.message : String(error)}`);
+  Deno.exit(1);
 } finally {
   await db.close();
 }
 if (!Deno.args.includes("--no-topics")) {
-  await ensureTopics(new KafkaTopics({ brokers: config.KAFKA_BROKERS, logger }), config, logger);
+  const admin = kafkaAdmin(config, logger);
+  await ensureTopics(admin, modules, { config, logger });
   logger.info("topics ready");
 }

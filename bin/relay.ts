@@ -1,35 +1,68 @@
 /** `deno task relay`: publishes committed outbox rows to Kafka. Several may run at once. */
-import { KafkaTopics } from "../adapters/kafka/kafkajs.ts";
 import { Metrics } from "../adapters/metrics/prometheus.ts";
-import { relayProcess, serveOps, subscriptions } from "./parts.ts";
-import { boot, kafkaTransport, openDatabase, shutdownSignal } from "./wiring.ts";
+import type { PostgresOutboxSource } from "../adapters/postgres/outbox_store.ts";
+import type { SqlDatabase } from "../adapters/postgres/sql_client.ts";
+import type { RunningRelay } from "../outbox/relay.ts";
+import {
+  boot,
+  exitIfStopped,
+  kafkaAdmin,
+  kafkaTransport,
+  openDatabase,
+  shutdownSignal,
+  withDeadline,
+} from "./infrastructure.ts";
+import { modules } from "./modules.ts";
+import {
+  buildModules,
+  checkBucketCount,
+  ensureTopics,
+  serveOps,
+  startRelayLoops,
+  subscriptionsOf,
+} from "./runtime.ts";
 
 const { config, logger } = boot("relay");
-const db = await openDatabase(config);
-const transport = kafkaTransport(config, logger);
+const { signal, stopped } = shutdownSignal(logger);
 const metrics = new Metrics({ process: "relay" });
-const { relay, source } = await relayProcess({
-  db,
-  publisher: transport,
-  config,
-  logger,
-  observer: metrics.relayObserver(),
-});
-const topics = new KafkaTopics({ brokers: config.KAFKA_BROKERS });
-metrics.watchOutbox(source);
-metrics.watchLag(topics, subscriptions(config));
+const transport = kafkaTransport(config, logger);
+const admin = kafkaAdmin(config, logger);
+let db: SqlDatabase | undefined;
 const ops = serveOps({
+  host: config.HOST,
   port: config.METRICS_PORT ?? 9464,
   metrics,
   logger,
-  checks: { postgres: () => db.query("select 1"), kafka: () => topics.ping() },
+  checks: {
+    postgres: () => db ? db.query("select 1") : Promise.reject(new Error("not connected yet")),
+    kafka: () => admin.ping(),
+  },
 });
 
-const signal = await shutdownSignal();
-logger.info("stopping: finishing the batches in flight", { signal });
-await relay.stop();
+let running: { relay: RunningRelay; source: PostgresOutboxSource } | undefined;
+try {
+  db = await openDatabase(config, logger, signal);
+  await checkBucketCount(db, config, logger, signal);
+  // Topics exist before the first publish: a row for a missing topic would be parked as undeliverable.
+  await ensureTopics(admin, modules, { config, logger, signal });
+  const built = buildModules(modules, { db, config, logger, metrics });
+  running = await startRelayLoops({
+    db,
+    publisher: transport,
+    config,
+    logger,
+    observer: metrics.relayObserver(),
+  });
+  metrics.watchOutbox(running.source);
+  metrics.watchLag(admin, subscriptionsOf(built, config));
+} catch (error) {
+  exitIfStopped(signal, error);
+}
+
+logger.info("stopping: finishing the batches in flight", { signal: await stopped });
+await running?.relay.stop();
 await ops.shutdown();
-await source.close();
-await transport.close();
-await db.close();
+await running?.source.close();
+await withDeadline("closing the producer", transport.close(), config.SHUTDOWN_TIMEOUT_MS, logger);
+await db?.close();
 Deno.exit(0);

@@ -1,30 +1,58 @@
 /**
- * `deno task start`: the whole platform in one process (API, relay, consumers).
+ * `deno task start`: the whole platform in one process (API, relay, consumers, jobs).
  * With no DATABASE_URL, KAFKA_BROKERS or REDIS_URL it needs nothing but Deno: PGlite in DATA_DIR, the
- * in-process transport, an in-memory cache. Each variable set swaps in the real service on its own.
+ * in-process transport, an in-memory cache and lock. Each variable set swaps in the real service on its own.
  */
+import type { Hono } from "hono";
 import type { Redis } from "ioredis";
+import { createApp } from "../adapters/http/app.ts";
 import { InProcessTransport } from "../adapters/inprocess/transport.ts";
-import { KafkaTopics } from "../adapters/kafka/kafkajs.ts";
 import { type LagReader, Metrics } from "../adapters/metrics/prometheus.ts";
-import { MemoryLikeCache } from "../adapters/memory/like_cache.ts";
 import { MemoryLock } from "../adapters/memory/lock.ts";
 import { DataDirLockedError, lockDataDir } from "../adapters/pglite/data_dir_lock.ts";
 import { openPglite } from "../adapters/pglite/pglite.ts";
-import { PostgresLikeStore } from "../adapters/postgres/like_store.ts";
 import { migrate } from "../adapters/postgres/migrate.ts";
 import type { SqlDatabase } from "../adapters/postgres/sql_client.ts";
-import { RedisLikeCache } from "../adapters/redis/like_cache.ts";
 import { RedisLock } from "../adapters/redis/lock.ts";
-import { warmLikeCache } from "../application/interaction/warm_like_cache.ts";
-import type { LikeCache } from "../application/interaction/ports.ts";
 import type { DistributedLock } from "../application/ports.ts";
+import type { RunningConsumer } from "../outbox/consumer.ts";
 import type { Publisher, Subscriber, TopicAdmin } from "../outbox/ports.ts";
-import { apiApp, ensureTopics, relayProcess, startConsumers, startPurges, subscriptions } from "./parts.ts";
-import { boot, kafkaTransport, openDatabase, openRedis, shutdownSignal } from "./wiring.ts";
+import {
+  boot,
+  exitIfStopped,
+  kafkaAdmin,
+  kafkaTransport,
+  openDatabase,
+  openRedis,
+  shutdownSignal,
+  StartRefusedError,
+  untilReady,
+  withDeadline,
+} from "./infrastructure.ts";
+import { modules } from "./modules.ts";
+import {
+  buildModules,
+  checkInboxRetention,
+  checksOf,
+  consumerChecks,
+  ensureTopics,
+  examplesOf,
+  jobsOf,
+  migrationScopes,
+  platformJobs,
+  recordBucketCount,
+  routesOf,
+  runStartHooks,
+  startConsumerGroups,
+  startingApp,
+  startJobs,
+  startRelayLoops,
+  subscriptionsOf,
+} from "./runtime.ts";
 
 const started = performance.now();
 const { config, logger } = boot("start", { quiet: true });
+const { signal, stopped } = shutdownSignal(logger);
 const real = {
   database: Boolean(Deno.env.get("DATABASE_URL")),
   kafka: Boolean(Deno.env.get("KAFKA_BROKERS")),
@@ -32,124 +60,158 @@ const real = {
 };
 const say = (line: string) => console.log(line);
 const seconds = (since: number) => `${((performance.now() - since) / 1000).toFixed(1)} s`;
-
-// Database: PGlite in DATA_DIR (locked: PGlite itself does not lock, and two writers lose commits) or PostgreSQL.
-let db: SqlDatabase;
-let releaseDataDir = () => {};
-let step = performance.now();
-if (real.database) {
-  db = await openDatabase(config);
-  say(
-    `✓ database   PostgreSQL ${new URL(config.DATABASE_URL).host}, schema ${config.DATABASE_SCHEMA} (${
-      seconds(step)
-    })`,
-  );
-} else {
-  try {
-    releaseDataDir = (await lockDataDir(config.DATA_DIR)).release;
-  } catch (error) {
-    if (error instanceof DataDirLockedError) {
-      console.error(`✗ ${error.message}`);
-      Deno.exit(1);
-    }
-    throw error;
-  }
-  const pglite = await openPglite(`${config.DATA_DIR}/pg`);
-  db = pglite;
-  say(
-    `✓ database   PGlite ${pglite.created ? "created" : "opened"} in ${config.DATA_DIR}/pg (${
-      seconds(step)
-    })`,
-  );
-}
-step = performance.now();
-const applied = await migrate(db);
-say(`✓ migrations ${applied.length ? `${applied.length} applied` : "up to date"} (${seconds(step)})`);
-
-// Transport: Kafka, or the in-process log in the same database.
-step = performance.now();
-let transport: Publisher & Subscriber & { close(): Promise<void> };
-let admin: TopicAdmin & LagReader;
-let inProcess: InProcessTransport | undefined;
-if (real.kafka) {
-  transport = kafkaTransport(config, logger);
-  admin = new KafkaTopics({ brokers: config.KAFKA_BROKERS, logger });
-} else {
-  inProcess = new InProcessTransport(db, { logger });
-  transport = admin = inProcess;
-}
 const metrics = new Metrics({ process: "start" });
-metrics.watchLag(admin, subscriptions(config));
-await ensureTopics(admin, config, logger);
-say(
-  `✓ transport  ${
-    real.kafka ? `Kafka ${config.KAFKA_BROKERS.join(",")}` : "in-process (log in the database)"
-  } (${seconds(step)})`,
-);
 
-// Cache and lock: Redis or memory; warmed with the hottest counts.
-step = performance.now();
-let redis: Redis | undefined;
-let cache: LikeCache;
-let lock: DistributedLock;
-if (real.redis) {
-  redis = openRedis(config);
-  cache = new RedisLikeCache(redis);
-  lock = new RedisLock(redis);
-} else {
-  cache = new MemoryLikeCache();
-  lock = new MemoryLock();
+// With the in-process transport on a PostgreSQL pool, each relay claim holds a connection while its publish
+// takes another: at most DATABASE_POOL - 1 claim loops, so a publish always finds a free connection.
+if (real.database && !real.kafka && config.DATABASE_POOL < 2) {
+  console.error("✗ DATABASE_POOL=1: the in-process transport on PostgreSQL needs at least 2 connections");
+  Deno.exit(2);
 }
-const warmed = await warmLikeCache({ queries: new PostgresLikeStore(db), cache }, config.CACHE_WARM_LIMIT);
-say(`✓ cache      ${real.redis ? "Redis" : "in memory"}, ${warmed} counts warmed (${seconds(step)})`);
 
-step = performance.now();
-const { relay, source } = await relayProcess({
-  db,
-  publisher: transport,
-  config,
-  logger,
-  exclusive: !real.database,
-});
-const consumers = await startConsumers({ db, transport, cache, config, logger });
-const purges = startPurges({
-  db,
-  lock,
-  config,
-  logger,
-  extra: inProcess && (() => inProcess.purge(7 * 86_400_000)),
-});
-say(`✓ relay and ${consumers.length} consumer group(s) running (${seconds(step)})`);
+let db: SqlDatabase | undefined;
+let redis: Redis | undefined;
+let consumers: RunningConsumer[] = [];
+const checks: Record<string, () => Promise<unknown>> = {
+  database: () => db ? db.query("select 1") : Promise.reject(new Error("not open yet")),
+  ...consumerChecks(() => consumers),
+};
 
-const app = apiApp({
-  db,
-  cache,
-  config,
-  logger,
-  metrics,
-  checks: {
-    database: () => db.query("select 1"),
-    ...(redis ? { redis: () => redis.ping() } : {}),
-    ...(real.kafka ? { kafka: () => new KafkaTopics({ brokers: config.KAFKA_BROKERS }).ping() } : {}),
-  },
-});
-const server = Deno.serve({ port: config.PORT, hostname: "0.0.0.0", onListen: () => {} }, app.fetch);
-const url = `http://127.0.0.1:${server.addr.port}`;
-say(`✓ ready in ${Math.round(performance.now() - started)} ms: ${url}`);
-say(
-  `  try: curl -X POST ${url}/videos/42/likes -H 'X-User-Id: 7' && curl ${url}/videos/42/likes -H 'X-User-Id: 7'`,
+// Health and readiness answer at once (the port is printed when everything runs).
+let app: Hono = startingApp({ checks, metrics, logger });
+const server = Deno.serve(
+  { port: config.PORT, hostname: config.HOST, onListen: () => {} },
+  (request) => app.fetch(request),
 );
 
-const signal = await shutdownSignal();
-say(`stopping (${signal}): finishing requests, the relay batch and the consumer buffers`);
-await server.shutdown();
-purges.stop();
-await relay.stop();
-await source.close();
-for (const consumer of consumers) await consumer.stop();
-await transport.close();
+let releaseDataDir = () => {};
+let shutdownParts: (() => Promise<void>) | undefined;
+try {
+  // Database: PGlite in DATA_DIR (locked: PGlite itself does not lock, and two writers lose commits) or PostgreSQL.
+  let step = performance.now();
+  if (real.database) {
+    db = await openDatabase(config, logger, signal);
+    say(
+      `✓ database   PostgreSQL ${new URL(config.DATABASE_URL).host}, schema ${config.DATABASE_SCHEMA} (${
+        seconds(step)
+      })`,
+    );
+  } else {
+    try {
+      releaseDataDir = (await lockDataDir(config.DATA_DIR)).release;
+    } catch (error) {
+      if (error instanceof DataDirLockedError) throw new StartRefusedError(error.message);
+      throw error;
+    }
+    const pglite = await openPglite(`${config.DATA_DIR}/pg`);
+    db = pglite;
+    say(
+      `✓ database   PGlite ${pglite.created ? "created" : "opened"} in ${config.DATA_DIR}/pg (${
+        seconds(step)
+      })`,
+    );
+  }
+  const database = db;
+  step = performance.now();
+  const applied = await migrate(database, migrationScopes(modules));
+  await recordBucketCount(database, config);
+  say(`✓ migrations ${applied.length ? `${applied.length} applied` : "up to date"} (${seconds(step)})`);
+
+  // Transport: Kafka, or the in-process log in the same database.
+  step = performance.now();
+  let transport: Publisher & Subscriber & { close(): Promise<void> };
+  let admin: TopicAdmin & LagReader;
+  let inProcess: InProcessTransport | undefined;
+  if (real.kafka) {
+    transport = kafkaTransport(config, logger);
+    const kafka = kafkaAdmin(config, logger);
+    checks.kafka = () => kafka.ping();
+    admin = kafka;
+  } else {
+    inProcess = new InProcessTransport(database, {
+      logger,
+      retentionMs: config.TOPIC_RETENTION_HOURS * 3_600_000,
+    });
+    transport = admin = inProcess;
+  }
+  await ensureTopics(admin, modules, { config, logger, signal });
+  say(
+    `✓ transport  ${
+      real.kafka ? `Kafka ${config.KAFKA_BROKERS.join(",")}` : "in-process (log in the database)"
+    } (${seconds(step)})`,
+  );
+
+  // Cache and lock: Redis or memory.
+  let lock: DistributedLock = new MemoryLock();
+  if (real.redis) {
+    redis = openRedis(config, logger);
+    const client = redis;
+    checks.redis = () => client.ping();
+    lock = new RedisLock(redis);
+  }
+  const built = buildModules(modules, { db: database, redis, config, logger, metrics });
+  Object.assign(checks, checksOf(built));
+  step = performance.now();
+  for (const line of await runStartHooks(built, logger)) say(`✓ start-up   ${line}`);
+
+  step = performance.now();
+  const subscriptions = subscriptionsOf(built, config);
+  await untilReady(
+    "the transport (topic retention)",
+    () => checkInboxRetention(admin, subscriptions, config),
+    {
+      logger,
+      signal,
+    },
+  );
+  metrics.watchLag(admin, subscriptions);
+  const { relay, source } = await startRelayLoops({
+    db: database,
+    publisher: transport,
+    config,
+    logger,
+    observer: metrics.relayObserver(),
+    exclusive: !real.database,
+    maxConcurrency: real.kafka ? undefined : config.DATABASE_POOL - 1,
+  });
+  metrics.watchOutbox(source);
+  consumers = await startConsumerGroups(built, { transport, config, logger, metrics, signal });
+  const jobs = startJobs([
+    ...platformJobs(database, config, inProcess && (() => inProcess.purge())),
+    ...jobsOf(built),
+  ], { lock, logger });
+  say(`✓ relay and ${consumers.length} consumer group(s) running (${seconds(step)})`);
+
+  app = createApp({
+    routes: routesOf(built),
+    logger,
+    metrics,
+    checks,
+    bodyLimitBytes: config.HTTP_BODY_LIMIT_BYTES,
+  });
+  shutdownParts = async () => {
+    jobs.stop();
+    await relay.stop();
+    await source.close();
+    for (const consumer of consumers) await consumer.stop();
+    await withDeadline("closing the transport", transport.close(), config.SHUTDOWN_TIMEOUT_MS, logger);
+  };
+  const url = `http://${config.HOST}:${server.addr.port}`;
+  say(`✓ ready in ${Math.round(performance.now() - started)} ms: ${url}`);
+  for (const example of examplesOf(built)) say(`  try: ${example.replaceAll("{url}", url)}`);
+} catch (error) {
+  if (error instanceof StartRefusedError) {
+    console.error(`✗ ${error.message}`);
+    Deno.exit(1);
+  }
+  exitIfStopped(signal, error);
+}
+
+say(`stopping (${await stopped}): finishing requests, the relay batch and the consumer buffers`);
+await withDeadline("draining requests", server.shutdown(), config.SHUTDOWN_TIMEOUT_MS, logger);
+await shutdownParts?.();
 redis?.disconnect();
-await db.close();
+await db?.close();
 releaseDataDir();
 say("stopped");
 Deno.exit(0);

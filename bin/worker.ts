@@ -1,41 +1,76 @@
-/** `deno task worker`: the consumer groups (like-persistence-group) and the inbox clean-up. */
-import { KafkaTopics } from "../adapters/kafka/kafkajs.ts";
+/** `deno task worker`: every context's consumer groups and periodic jobs (inbox purge included). */
 import { Metrics } from "../adapters/metrics/prometheus.ts";
-import { RedisLikeCache } from "../adapters/redis/like_cache.ts";
 import { RedisLock } from "../adapters/redis/lock.ts";
-import { ensureTopics, serveOps, startConsumers, startPurges, subscriptions } from "./parts.ts";
-import { boot, kafkaTransport, openDatabase, openRedis, shutdownSignal } from "./wiring.ts";
+import type { SqlDatabase } from "../adapters/postgres/sql_client.ts";
+import type { RunningConsumer } from "../outbox/consumer.ts";
+import {
+  boot,
+  exitIfStopped,
+  kafkaAdmin,
+  kafkaTransport,
+  openDatabase,
+  openRedis,
+  shutdownSignal,
+  untilReady,
+  withDeadline,
+} from "./infrastructure.ts";
+import { modules } from "./modules.ts";
+import {
+  buildModules,
+  checkBucketCount,
+  checkInboxRetention,
+  checksOf,
+  consumerChecks,
+  ensureTopics,
+  jobsOf,
+  platformJobs,
+  serveOps,
+  startConsumerGroups,
+  startJobs,
+  subscriptionsOf,
+} from "./runtime.ts";
 
 const { config, logger } = boot("worker");
-const db = await openDatabase(config);
-const redis = openRedis(config);
-const transport = kafkaTransport(config, logger);
-const topics = new KafkaTopics({ brokers: config.KAFKA_BROKERS, logger });
-await ensureTopics(topics, config, logger);
+const { signal, stopped } = shutdownSignal(logger);
 const metrics = new Metrics({ process: "worker" });
-metrics.watchLag(topics, subscriptions(config));
-const consumers = await startConsumers({
-  db,
-  transport,
-  cache: new RedisLikeCache(redis),
-  config,
-  logger,
-  observer: metrics.consumerObserver(),
-});
-const purges = startPurges({ db, lock: new RedisLock(redis), config, logger });
-const ops = serveOps({
-  port: config.METRICS_PORT ?? 9465,
-  metrics,
-  logger,
-  checks: { postgres: () => db.query("select 1"), redis: () => redis.ping(), kafka: () => topics.ping() },
-});
+const redis = openRedis(config, logger);
+const transport = kafkaTransport(config, logger);
+const admin = kafkaAdmin(config, logger);
+let db: SqlDatabase | undefined;
+let consumers: RunningConsumer[] = [];
+const checks = {
+  postgres: () => db ? db.query("select 1") : Promise.reject(new Error("not connected yet")),
+  redis: () => redis.ping(),
+  kafka: () => admin.ping(),
+  ...consumerChecks(() => consumers),
+};
+const ops = serveOps({ host: config.HOST, port: config.METRICS_PORT ?? 9465, metrics, logger, checks });
 
-const signal = await shutdownSignal();
-logger.info("stopping: flushing and committing", { signal });
-purges.stop();
+let jobs: { stop(): void } | undefined;
+try {
+  db = await openDatabase(config, logger, signal);
+  await checkBucketCount(db, config, logger, signal);
+  const built = buildModules(modules, { db, redis, config, logger, metrics });
+  Object.assign(checks, checksOf(built));
+  await ensureTopics(admin, modules, { config, logger, signal });
+  const subscriptions = subscriptionsOf(built, config);
+  await untilReady("the broker (topic retention)", () => checkInboxRetention(admin, subscriptions, config), {
+    logger,
+    signal,
+  });
+  metrics.watchLag(admin, subscriptions);
+  consumers = await startConsumerGroups(built, { transport, config, logger, metrics, signal });
+  jobs = startJobs([...platformJobs(db, config), ...jobsOf(built)], { lock: new RedisLock(redis), logger });
+  logger.info("worker ready", { groups: consumers.length });
+} catch (error) {
+  exitIfStopped(signal, error);
+}
+
+logger.info("stopping: flushing and committing", { signal: await stopped });
+jobs?.stop();
 for (const consumer of consumers) await consumer.stop();
 await ops.shutdown();
-await transport.close();
+await withDeadline("closing the Kafka client", transport.close(), config.SHUTDOWN_TIMEOUT_MS, logger);
 redis.disconnect();
-await db.close();
+await db?.close();
 Deno.exit(0);

@@ -1,27 +1,8 @@
 /** Units of work on PostgreSQL: repositories and the outbox bound to one transaction. */
 import type { UnitOfWork } from "../../application/ports.ts";
-import type { InteractionTx, LikeProjectionTx } from "../../application/interaction/ports.ts";
-import { type OutboxSettings, PostgresInboxStore, PostgresOutboxWriter } from "./outbox_store.ts";
-import { PostgresLikeCountStore, PostgresLikeStore } from "./like_store.ts";
 import type { SqlClient } from "./sql_client.ts";
 
 /** A unit of work whose transaction handle is turned into `Tx` by `bind`. */
 export function sqlUnitOfWork<Tx>(db: SqlClient, bind: (tx: SqlClient) => Tx): UnitOfWork<Tx> {
   return { inTransaction: (work) => db.transaction((tx) => work(bind(tx))) };
-}
-
-/** The interaction context's write transaction: like rows and the outbox. */
-export function interactionUnitOfWork(db: SqlClient, outbox: OutboxSettings = {}): UnitOfWork<InteractionTx> {
-  return sqlUnitOfWork(
-    db,
-    (tx) => ({ likes: new PostgresLikeStore(tx), outbox: new PostgresOutboxWriter(tx, outbox) }),
-  );
-}
-
-/** The like projection consumer's transaction: counts and the inbox. */
-export function likeProjectionUnitOfWork(db: SqlClient): UnitOfWork<LikeProjectionTx> {
-  return sqlUnitOfWork(
-    db,
-    (tx) => ({ likeCounts: new PostgresLikeCountStore(tx), inbox: new PostgresInboxStore(tx) }),
-  );
 }

@@ -4,9 +4,10 @@ import {
   LikeAction,
   type LikeTarget,
   type LikeToggled,
-  parseId,
   targetKey,
+  targetTypes,
 } from "../../domain/interaction/like.ts";
+import { parseId } from "../../domain/shared/id.ts";
 import { createEnvelope, type Envelope, type EventDefinition } from "../../outbox/envelope.ts";
 
 const id = z.string().refine((value) => parseId(value) === value, "must be a positive 64-bit integer");
@@ -17,7 +18,7 @@ const likePayload = z.object({
   eventType: z.literal("Like"),
   timestamp: z.number().int(),
   userId: id,
-  targetType: z.enum(["video", "comment"]),
+  targetType: z.enum(targetTypes),
   targetId: id,
   videoId: id.optional(),
   commentId: id.optional(),

@@ -6,9 +6,6 @@ import type { Logger } from "../ports.ts";
 import { likeEvent, targetOf } from "./like_event.ts";
 import type { LikeCache, LikeProjectionTx } from "./ports.ts";
 
-/** Consumer group of the like projection (seed 000). */
-export const likePersistenceGroup = "like-persistence-group";
-
 /** Builds the batch handler: one count upsert per target per batch, then the cache gets the new counts. */
 export function projectLikeCounts(deps: { readonly cache: LikeCache; readonly logger: Logger }) {
   return async (events: readonly Envelope[], tx: LikeProjectionTx): Promise<AfterCommit> => {

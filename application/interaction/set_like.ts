@@ -1,10 +1,6 @@
 /** Use case: like or unlike a target. The like row and its LikeEvent commit together or not at all. */
-import {
-  decideLike,
-  LikeAction,
-  type LikeActionCode,
-  type LikeTarget,
-} from "../../domain/interaction/like.ts";
+import { type LikeActionCode, likeDecider, type LikeTarget } from "../../domain/interaction/like.ts";
+import { handleCommand } from "../command_handler.ts";
 import type { Clock, Logger, UnitOfWork } from "../ports.ts";
 import { likeEnvelope } from "./like_event.ts";
 import type { InteractionTx, LikeCache } from "./ports.ts";
@@ -38,21 +34,22 @@ export interface SetLikeResult {
 /** Likes or unlikes; a repeated like or unlike changes nothing and records no event. */
 export async function setLike(deps: SetLikeDeps, request: SetLikeRequest): Promise<SetLikeResult> {
   const { userId, target, action } = request;
-  const wanted = action === LikeAction.like;
-  const result = await deps.unitOfWork.inTransaction(async (tx): Promise<SetLikeResult> => {
-    const likedNow = await tx.likes.isLiked(userId, target);
-    const decision = decideLike({ userId, target, action, at: deps.clock.now() }, likedNow);
-    if (!decision.ok) return { liked: likedNow, changed: false };
-    const saved = wanted
-      ? await tx.likes.add(userId, target, decision.event.at)
-      : await tx.likes.remove(userId, target);
-    if (!saved) return { liked: wanted, changed: false }; // a concurrent request made the same change
-    const envelope = likeEnvelope(decision.event, request.headers);
-    await tx.outbox.append(deps.topic, [envelope]);
-    return { liked: wanted, changed: true, eventId: envelope.eventId };
-  });
+  const outcome = await handleCommand(deps.unitOfWork, {
+    decider: likeDecider,
+    load: async (tx) => ({ liked: await tx.likes.isLiked(userId, target) }),
+    // The like row's primary key serializes two requests of one user on one target: the loser saves nothing.
+    save: (tx, state, command) =>
+      state.liked ? tx.likes.add(userId, target, command.at) : tx.likes.remove(userId, target),
+    topic: deps.topic,
+    toEnvelopes: (events) => events.map((event) => likeEnvelope(event, request.headers)),
+  }, { userId, target, action, at: deps.clock.now() });
+  const [envelope] = outcome.ok ? outcome.envelopes : [];
+  const result: SetLikeResult = envelope
+    ? { liked: outcome.state.liked, changed: true, eventId: envelope.eventId }
+    : { liked: outcome.state.liked, changed: false };
   try {
-    await deps.cache.setLiked(userId, target, result.liked, result.changed ? (wanted ? 1 : -1) : undefined);
+    const delta = result.changed ? (result.liked ? 1 : -1) : undefined;
+    await deps.cache.setLiked(userId, target, result.liked, delta);
   } catch (error) {
     // The database has the truth; a cache write lost here is repaired by the next read miss or projection.
     deps.logger.warn("like cache update failed", { userId, target, error: String(error) });

@@ -1,4 +1,5 @@
 /** Likes on videos and comments: the pure rules, no I/O. */
+import type { Decider } from "../shared/decider.ts";
 
 /** What can be liked. */
 export const targetTypes = ["video", "comment"] as const;
@@ -35,21 +36,6 @@ export interface SetLikeCommand {
   readonly at: Date;
 }
 
-/** Result of a decision: the event to record, or a reason why nothing changes. */
-export type LikeDecision =
-  | { readonly ok: true; readonly event: LikeToggled }
-  | { readonly ok: false; readonly reason: "already_liked" | "not_liked" };
-
-const maxId = 9223372036854775807n;
-const idPattern = /^[1-9][0-9]{0,18}$/;
-
-/** Parses a positive 64-bit id given as text; returns undefined when it is not one. */
-export function parseId(raw: unknown): string | undefined {
-  const text = typeof raw === "number" && Number.isSafeInteger(raw) ? String(raw) : raw;
-  if (typeof text !== "string" || !idPattern.test(text)) return undefined;
-  return BigInt(text) <= maxId ? text : undefined;
-}
-
 /** Maps a route or body word ("video", "videos", "comment", "comments") to a target type. */
 export function parseTargetType(raw: unknown): TargetType | undefined {
   if (typeof raw !== "string") return undefined;
@@ -57,21 +43,33 @@ export function parseTargetType(raw: unknown): TargetType | undefined {
   return (targetTypes as readonly string[]).includes(singular) ? singular as TargetType : undefined;
 }
 
-/** Decides whether a like or unlike changes anything, given whether the user likes the target now. */
-export function decideLike(command: SetLikeCommand, likedNow: boolean): LikeDecision {
-  if (command.action === LikeAction.like && likedNow) return { ok: false, reason: "already_liked" };
-  if (command.action === LikeAction.unlike && !likedNow) return { ok: false, reason: "not_liked" };
-  return {
-    ok: true,
-    event: {
-      type: command.action === LikeAction.like ? "LikeAdded" : "LikeRemoved",
-      userId: command.userId,
-      target: command.target,
-      action: command.action,
-      at: command.at,
-    },
-  };
+/** Whether the user likes the target: the state the like decider works on. */
+export interface LikeState {
+  readonly liked: boolean;
 }
+
+/** Why a like command changes nothing (a repeated like or unlike is a no-op, not an error). */
+export type LikeRefusal = "already_liked" | "not_liked";
+
+/** The like rules as a decider: a like of a liked target and an unlike of an unliked one record nothing. */
+export const likeDecider: Decider<SetLikeCommand, LikeState, LikeToggled, LikeRefusal> = {
+  initialState: { liked: false },
+  decide(command, state) {
+    const wanted = command.action === LikeAction.like;
+    if (wanted === state.liked) return { ok: false, error: wanted ? "already_liked" : "not_liked" };
+    return {
+      ok: true,
+      events: [{
+        type: wanted ? "LikeAdded" : "LikeRemoved",
+        userId: command.userId,
+        target: command.target,
+        action: command.action,
+        at: command.at,
+      }],
+    };
+  },
+  evolve: (_state, event) => ({ liked: event.type === "LikeAdded" }),
+};
 
 /** A change of one target's like count. */
 export interface CountDelta {

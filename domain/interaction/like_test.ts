@@ -1,11 +1,13 @@
 import assert from "node:assert/strict";
+import { fold } from "../shared/decider.ts";
+import { scenario } from "../shared/scenario.ts";
 import {
   countDeltas,
-  decideLike,
   LikeAction,
   type LikeActionCode,
+  likeDecider,
   type LikeTarget,
-  parseId,
+  type LikeToggled,
   parseTargetType,
   type SetLikeCommand,
   targetKey,
@@ -14,57 +16,13 @@ import {
 const video42: LikeTarget = { type: "video", id: "42" };
 const at = new Date("2024-05-01T12:00:00.000Z");
 
+const { given } = scenario(likeDecider);
+const added: LikeToggled = { type: "LikeAdded", userId: "7", target: video42, action: LikeAction.like, at };
+const removed: LikeToggled = { ...added, type: "LikeRemoved", action: LikeAction.unlike };
+
 function command(action: LikeActionCode, target: LikeTarget = video42): SetLikeCommand {
   return { userId: "7", target, action, at };
 }
-
-Deno.test("parseId accepts a positive decimal id and returns it as text", () => {
-  // given a plain positive id
-  // when it is parsed, then the same text comes back
-  assert.equal(parseId("42"), "42");
-  assert.equal(parseId("1"), "1");
-});
-
-Deno.test("parseId rejects zero, a leading zero and a negative number", () => {
-  // given texts that are not canonical positive ids
-  // when they are parsed, then none is accepted
-  assert.equal(parseId("0"), undefined);
-  assert.equal(parseId("042"), undefined);
-  assert.equal(parseId("-5"), undefined);
-});
-
-Deno.test("parseId rejects non-numeric text and other values", () => {
-  // given values that are not digits
-  // when they are parsed, then none is accepted
-  const notIds = ["abc", "12a", "4 2", " 42", "42 ", "", "1e3", "4.2", null, undefined, {}, ["42"], true];
-  for (const raw of notIds) {
-    assert.equal(parseId(raw), undefined, `parseId(${JSON.stringify(raw)})`);
-  }
-});
-
-Deno.test("parseId accepts exactly the int64 maximum and rejects anything larger", () => {
-  // given the largest signed 64-bit value and values just above it
-  // when they are parsed
-  // then the maximum is kept exactly (no float rounding), the larger ones are rejected
-  assert.equal(parseId("9223372036854775807"), "9223372036854775807");
-  assert.equal(parseId("9223372036854775808"), undefined);
-  assert.equal(parseId("9999999999999999999"), undefined);
-  assert.equal(parseId("10000000000000000000"), undefined, "20 digits");
-});
-
-Deno.test("parseId accepts safe positive integer numbers and rejects other numbers", () => {
-  // given numbers rather than strings
-  // when they are parsed
-  // then a safe positive integer becomes its decimal text; zero, negatives, fractions and unsafe values do not
-  assert.equal(parseId(42), "42");
-  assert.equal(parseId(Number.MAX_SAFE_INTEGER), String(Number.MAX_SAFE_INTEGER));
-  assert.equal(parseId(0), undefined);
-  assert.equal(parseId(-1), undefined);
-  assert.equal(parseId(1.5), undefined);
-  assert.equal(parseId(Number.MAX_SAFE_INTEGER + 1), undefined);
-  assert.equal(parseId(Number.NaN), undefined);
-  assert.equal(parseId(Infinity), undefined);
-});
 
 Deno.test("parseTargetType maps singular and plural words to a target type", () => {
   // given the route and body words
@@ -83,50 +41,32 @@ Deno.test("parseTargetType rejects unknown words and non-strings", () => {
   }
 });
 
-Deno.test("decideLike: liking a target not liked yet records a LikeAdded with action 1", () => {
-  // given a like command for a target the user does not like
-  const like = command(LikeAction.like);
-
-  // when the decision is made
-  const decision = decideLike(like, false);
-
-  // then a LikeAdded event carries the command's user, target, action and time
-  assert.deepEqual(decision, {
-    ok: true,
-    event: { type: "LikeAdded", userId: "7", target: video42, action: 1, at },
-  });
+Deno.test("likeDecider: liking a target not liked yet records a LikeAdded with action 1", () => {
+  given([]).when(command(LikeAction.like)).then([
+    { type: "LikeAdded", userId: "7", target: video42, action: 1, at },
+  ]);
 });
 
-Deno.test("decideLike: liking a target already liked changes nothing", () => {
-  // given a like command for a target the user already likes
-  // when the decision is made
-  const decision = decideLike(command(LikeAction.like), true);
-
-  // then it is refused as already_liked
-  assert.deepEqual(decision, { ok: false, reason: "already_liked" });
+Deno.test("likeDecider: liking a target already liked is refused as already_liked", () => {
+  given([added]).when(command(LikeAction.like)).then("already_liked");
 });
 
-Deno.test("decideLike: unliking a liked target records a LikeRemoved with action 2", () => {
-  // given an unlike command for a comment the user likes
+Deno.test("likeDecider: unliking a liked comment records a LikeRemoved with action 2", () => {
   const comment: LikeTarget = { type: "comment", id: "9" };
-
-  // when the decision is made
-  const decision = decideLike(command(LikeAction.unlike, comment), true);
-
-  // then a LikeRemoved event is recorded
-  assert.deepEqual(decision, {
-    ok: true,
-    event: { type: "LikeRemoved", userId: "7", target: comment, action: 2, at },
-  });
+  given([{ ...added, target: comment }]).when(command(LikeAction.unlike, comment)).then([
+    { type: "LikeRemoved", userId: "7", target: comment, action: 2, at },
+  ]);
 });
 
-Deno.test("decideLike: unliking a target not liked changes nothing", () => {
-  // given an unlike command for a target the user does not like
-  // when the decision is made
-  const decision = decideLike(command(LikeAction.unlike), false);
+Deno.test("likeDecider: unliking a target not liked is refused as not_liked", () => {
+  given([]).when(command(LikeAction.unlike)).then("not_liked");
+  given([added, removed]).when(command(LikeAction.unlike)).then("not_liked");
+});
 
-  // then it is refused as not_liked
-  assert.deepEqual(decision, { ok: false, reason: "not_liked" });
+Deno.test("likeDecider: evolve takes the liked state from the last event", () => {
+  assert.deepEqual(likeDecider.initialState, { liked: false });
+  assert.deepEqual(fold(likeDecider, likeDecider.initialState, [added]), { liked: true });
+  assert.deepEqual(fold(likeDecider, likeDecider.initialState, [added, removed]), { liked: false });
 });
 
 Deno.test("countDeltas folds several events on a hot target into one delta", () => {

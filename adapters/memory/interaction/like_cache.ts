@@ -1,6 +1,6 @@
 /** The like cache in process memory: the embedded mode's and unit tests' stand-in for Redis. */
-import type { LikeTarget } from "../../domain/interaction/like.ts";
-import type { LikeCache, TargetCount } from "../../application/interaction/ports.ts";
+import type { LikeTarget } from "../../../domain/interaction/like.ts";
+import type { LikeCache, TargetCount } from "../../../application/interaction/ports.ts";
 
 /** Same semantics as the Redis cache, without expiry. */
 export class MemoryLikeCache implements LikeCache {

@@ -5,19 +5,21 @@ import {
   LikeAction,
   type LikeActionCode,
   type LikeTarget,
-  parseId,
   parseTargetType,
-} from "../../domain/interaction/like.ts";
-import { getLikeStatus, type GetLikeStatusDeps } from "../../application/interaction/get_like_status.ts";
-import { setLike, type SetLikeDeps } from "../../application/interaction/set_like.ts";
-import { problem } from "./problem.ts";
-import { currentUser, traceHeaders } from "./request_context.ts";
+  targetTypes,
+} from "../../../domain/interaction/like.ts";
+import { parseId } from "../../../domain/shared/id.ts";
+import { getLikeStatus, type GetLikeStatusDeps } from "../../../application/interaction/get_like_status.ts";
+import { setLike, type SetLikeDeps } from "../../../application/interaction/set_like.ts";
+import { currentUser, optionalUser } from "../identity.ts";
+import { problem } from "../problem.ts";
+import { traceHeaders } from "../trace.ts";
 
 /** What the like routes need. */
 export type LikeRoutesDeps = SetLikeDeps & GetLikeStatusDeps;
 
 const likeBody = z.object({
-  targetType: z.enum(["video", "comment"]),
+  targetType: z.enum(targetTypes),
   targetId: z.union([z.string(), z.number()]),
   action: z.union([z.literal(LikeAction.like), z.literal(LikeAction.unlike)]),
 }).strict();
@@ -52,9 +54,7 @@ export function likeRoutes(deps: LikeRoutesDeps): Hono {
 
   app.get("/:targetType/:targetId/likes", async (c) => {
     const target = targetFrom(c.req.param("targetType"), c.req.param("targetId"));
-    const header = c.req.header("x-user-id");
-    const userId = header === undefined ? undefined : currentUser(c);
-    return c.json(await getLikeStatus(deps, { target, userId }));
+    return c.json(await getLikeStatus(deps, { target, userId: optionalUser(c) }));
   });
   app.post("/:targetType/:targetId/likes", change(LikeAction.like));
   app.delete("/:targetType/:targetId/likes", change(LikeAction.unlike));

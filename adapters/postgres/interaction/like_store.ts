@@ -1,12 +1,12 @@
 /** Likes and like counts on PostgreSQL (server or PGlite). */
-import type { CountDelta, LikeTarget } from "../../domain/interaction/like.ts";
+import type { CountDelta, LikeTarget } from "../../../domain/interaction/like.ts";
 import type {
   LikeCountStore,
   LikeQueries,
   LikeRepository,
   TargetCount,
-} from "../../application/interaction/ports.ts";
-import type { SqlClient } from "./sql_client.ts";
+} from "../../../application/interaction/ports.ts";
+import type { SqlClient } from "../sql_client.ts";
 
 /** Like rows in a transaction, and the read queries on a pool: the same SQL. */
 export class PostgresLikeStore implements LikeRepository, LikeQueries {

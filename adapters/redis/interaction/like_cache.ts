@@ -1,7 +1,7 @@
 /** The like cache on Redis (ioredis): per-user state and counts, with a TTL so cold keys leave. */
 import type { Redis } from "ioredis";
-import type { LikeTarget } from "../../domain/interaction/like.ts";
-import type { LikeCache, TargetCount } from "../../application/interaction/ports.ts";
+import type { LikeTarget } from "../../../domain/interaction/like.ts";
+import type { LikeCache, TargetCount } from "../../../application/interaction/ports.ts";
 
 // Adjusts a count only when it is cached: a missing count is read from the database, never guessed.
 const adjustScript = `

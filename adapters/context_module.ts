@@ -1,0 +1,149 @@
+/**
+ * What a bounded context registers with the platform, in one file of its own: migrations, topics, HTTP
+ * routes, consumer groups, periodic jobs, start-up hooks, readiness checks and metrics. The processes iterate
+ * the module list (bin/modules.ts) and know no context; retries, dead letters, the error policy, metrics and
+ * topic prefixes come from the platform.
+ */
+import type { Hono } from "hono";
+import type { Redis } from "ioredis";
+import type { Registry } from "prom-client";
+import type { Clock, Logger, UnitOfWork } from "../application/ports.ts";
+import {
+  type BatchHandler,
+  type ConsumerObserver,
+  type RunningConsumer,
+  startConsumer,
+} from "../outbox/consumer.ts";
+import type { InboxStore, Publisher, Subscriber } from "../outbox/ports.ts";
+import type { RetryPolicy } from "../outbox/retry.ts";
+import type { OutboxSettings } from "./postgres/outbox_store.ts";
+import type { SqlDatabase } from "./postgres/sql_client.ts";
+
+/** A bounded context as the platform sees it. */
+export interface ContextModule {
+  /** The context's name: scope of its migrations, prefix of its readiness checks and jobs. */
+  readonly name: string;
+  /** Folder of its SQL migrations, applied in file-name order and tracked as (name, version). */
+  readonly migrations?: URL;
+  /** Topics it publishes to; the platform creates them (and their `.dlq`) with the configured prefix. */
+  readonly topics?: readonly ModuleTopic[];
+  /**
+   * Builds the context's parts over the platform's infrastructure, once per process. It only constructs
+   * objects (no I/O: that belongs in start-up hooks), so every process can build every module.
+   */
+  build(platform: Platform): ContextParts;
+}
+
+/** A topic a context owns, by its base name (`interaction-events`). */
+export interface ModuleTopic {
+  readonly name: string;
+  /** Default: TOPIC_PARTITIONS. */
+  readonly partitions?: number;
+  /** Topic configs (e.g. `cleanup.policy`); retention comes from TOPIC_RETENTION_HOURS unless set here. */
+  readonly configs?: Readonly<Record<string, string>>;
+}
+
+/** What the platform hands a context. */
+export interface Platform {
+  readonly db: SqlDatabase;
+  /** The Redis client, or undefined in the embedded mode (use the memory adapters then). */
+  readonly redis?: Redis;
+  /** The outbox settings a unit of work's writer needs (NOTIFY channel, buckets, size bound). */
+  readonly outbox: OutboxSettings;
+  readonly clock: Clock;
+  readonly logger: Logger;
+  /** The process's Prometheus registry, for the context's own series. */
+  readonly metrics: Registry;
+  /** The full name of one of the context's topics (with the environment's prefix). */
+  topic(name: string): string;
+  /** How many hot items a warm-up hook loads (CACHE_WARM_LIMIT). */
+  readonly cacheWarmLimit: number;
+}
+
+/** The running parts of a context. */
+export interface ContextParts {
+  /** HTTP routes, each mounted at `path` (`/` for the seed's own paths). */
+  readonly routes?: readonly { readonly path: string; readonly app: Hono }[];
+  readonly consumers?: readonly ConsumerGroup[];
+  readonly jobs?: readonly PeriodicJob[];
+  /** Work before the process is ready (cache warm-up); each returns a line for the progress output. */
+  readonly onStart?: readonly (() => Promise<string>)[];
+  /** Commands to try, printed by `deno task start` (`{url}` stands for the API's address). */
+  readonly examples?: readonly string[];
+  /** Readiness checks, reported by `/health/ready` as `<context>.<name>`. */
+  readonly checks?: Readonly<Record<string, () => Promise<unknown>>>;
+}
+
+/** Work a worker runs every `everyMs`, one worker at a time (under the distributed lock `job:<name>`). */
+export interface PeriodicJob {
+  readonly name: string;
+  readonly everyMs: number;
+  /** Delay of the first run after start (default: `everyMs`). */
+  readonly firstAfterMs?: number;
+  /** Runs once; returns a summary to log, or nothing when there was nothing to do. */
+  run(): Promise<Readonly<Record<string, unknown>> | void>;
+}
+
+/** What the platform fills in for a consumer group: names with prefix, transport, policies, observers. */
+export interface ConsumerRuntime {
+  readonly group: string;
+  readonly topics: readonly string[];
+  readonly subscriber: Subscriber;
+  readonly deadLetters: Publisher;
+  readonly retry: RetryPolicy;
+  readonly batch: {
+    readonly maxSize: number;
+    readonly flushEveryMs: number;
+    readonly flushOnDelivery: boolean;
+  };
+  readonly isInfrastructure: (error: unknown) => boolean;
+  readonly logger: Logger;
+  readonly observer: ConsumerObserver;
+  /** How long a stop waits for the work in flight. */
+  readonly stopTimeoutMs: number;
+}
+
+/** A consumer group ready for the platform to start. */
+export interface ConsumerGroup {
+  /** Base name (`like-persistence-group`); the platform adds the environment's prefix. */
+  readonly name: string;
+  /** Base names of the topics it reads. */
+  readonly topics: readonly string[];
+  /** Starts one member with what the platform fills in. */
+  start(runtime: ConsumerRuntime): Promise<RunningConsumer>;
+}
+
+/** How a context declares a consumer group. */
+export type ConsumerGroupSpec<Tx> =
+  & {
+    readonly name: string;
+    readonly topics: readonly string[];
+    /** Effects by event type; events of other types are skipped and counted, never dead-lettered. */
+    readonly handlers: Readonly<Record<string, BatchHandler<Tx>>>;
+    /** Apply events in batches (the BatchProcessor; sizes from BATCH_SIZE / BATCH_FLUSH_MS) or one by one. */
+    readonly batched: boolean;
+  }
+  & (
+    | { readonly inbox: true; readonly unitOfWork: UnitOfWork<Tx & { readonly inbox: InboxStore }> }
+    /** No database effect to dedupe (a live push): effects must tolerate a redelivery. */
+    | { readonly inbox: false; readonly unitOfWork?: UnitOfWork<Tx> }
+  );
+
+/** Declares a consumer group; retries, dead letters, error policy and metrics come from the platform. */
+export function consumerGroup<Tx>(spec: ConsumerGroupSpec<Tx>): ConsumerGroup {
+  return {
+    name: spec.name,
+    topics: spec.topics,
+    start: (runtime) =>
+      startConsumer(
+        {
+          ...runtime,
+          handlers: spec.handlers,
+          batch: spec.batched ? runtime.batch : undefined,
+          ...(spec.inbox
+            ? { inbox: true, unitOfWork: spec.unitOfWork }
+            : { inbox: false, unitOfWork: spec.unitOfWork }),
+        } as Parameters<typeof startConsumer<Tx>>[0],
+      ),
+  };
+}
