@@ -1,25 +1,23 @@
 /** Shared pieces of the benchmark: servers, schemas, topics, processes, rows, clocks and statistics. */
 import { Buffer } from "node:buffer";
 import { Kafka, logLevel } from "kafkajs";
-import { connectPostgres } from "../adapters/postgres/postgres_js.ts";
 import type { SqlDatabase } from "../adapters/postgres/sql_client.ts";
-import { migrate } from "../adapters/postgres/migrate.ts";
+import {
+  answers,
+  ensureServers as ensureTestServers,
+  env,
+  migratedSchema,
+  repoRoot,
+  uniqueId,
+} from "../tests/servers.ts";
 import { PostgresOutboxWriter } from "../adapters/postgres/outbox_store.ts";
 import { KafkajsTransport, KafkaTopics } from "../adapters/kafka/kafkajs.ts";
 import { createEnvelope, type Envelope } from "../outbox/envelope.ts";
 import type { Publisher, ReceivedMessage, Subscriber } from "../outbox/ports.ts";
 import { loadConfig } from "../bin/config.ts";
-import { outboxSettings } from "../bin/wiring.ts";
+import { outboxSettings } from "../bin/infrastructure.ts";
 
-/** Server addresses (same variables as the processes). */
-export const env = {
-  databaseUrl: Deno.env.get("DATABASE_URL") ?? "postgres://postgres@127.0.0.1:5432/postgres",
-  redisUrl: Deno.env.get("REDIS_URL") ?? "redis://127.0.0.1:6379",
-  brokers: (Deno.env.get("KAFKA_BROKERS") ?? "127.0.0.1:9092").split(","),
-};
-
-/** The repository root. */
-export const repoRoot = new URL("../", import.meta.url).pathname;
+export { answers, env, repoRoot, uniqueId };
 
 /** Where results and process logs go. */
 export const resultsDir = `${repoRoot}bench/results`;
@@ -73,42 +71,9 @@ export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
-/** A short unique id for names. */
-export function uniqueId(): string {
-  return crypto.randomUUID().replaceAll("-", "").slice(0, 10);
-}
-
-/** Whether something accepts TCP connections on host:port. */
-export async function answers(host: string, port: number): Promise<boolean> {
-  try {
-    const conn = await Deno.connect({ hostname: host, port });
-    conn.close();
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-/** Checks PostgreSQL and Redis, and starts Kafka through deploy/kafka.sh when nothing answers. */
+/** Checks PostgreSQL and Redis, fetches Kafka's jars and tools when missing, and starts Kafka when nothing answers. */
 export async function ensureServers(): Promise<void> {
-  const pg = new URL(env.databaseUrl);
-  const redis = new URL(env.redisUrl);
-  if (!(await answers(pg.hostname, Number(pg.port || 5432)))) {
-    throw new Error(`PostgreSQL does not answer at ${pg.host} (DATABASE_URL)`);
-  }
-  if (!(await answers(redis.hostname, Number(redis.port || 6379)))) {
-    throw new Error(`Redis does not answer at ${redis.host} (REDIS_URL)`);
-  }
-  const [host, port] = env.brokers[0].split(":");
-  if (await answers(host, Number(port))) return;
-  progress("setup", `nothing answers on ${env.brokers[0]}: deploy/kafka.sh start`);
-  const status = await new Deno.Command("bash", {
-    args: [`${repoRoot}deploy/kafka.sh`, "start"],
-    env: { KAFKA_PORT: port },
-    stdout: "inherit",
-    stderr: "inherit",
-  }).spawn().status;
-  if (!status.success) throw new Error("deploy/kafka.sh start failed");
+  await ensureTestServers((line) => progress("setup", line), { tools: true });
 }
 
 /** What is alive now, so that an interrupted run can still clean up (see `cleanUpAll`). */
@@ -125,7 +90,7 @@ export async function cleanUpAll(): Promise<void> {
 export interface BenchSchema {
   readonly name: string;
   readonly db: SqlDatabase;
-  /** NOTIFY channel of this schema's outbox, as bin/wiring.ts derives it. */
+  /** NOTIFY channel of this schema's outbox, as bin/infrastructure.ts derives it. */
   readonly channel: string;
   drop(): Promise<void>;
 }
@@ -133,8 +98,7 @@ export interface BenchSchema {
 /** Creates and migrates a schema `b_<scope>_<id>`. */
 export async function createSchema(scope: string, pool = 20): Promise<BenchSchema> {
   const name = `b_${scope}_${uniqueId()}`;
-  const db = await connectPostgres(env.databaseUrl, { schema: name, max: pool });
-  await migrate(db);
+  const db = await migratedSchema(name, pool);
   let dropped = false;
   const schema: BenchSchema = {
     name,

@@ -6,9 +6,12 @@
  */
 import { connectPostgres } from "../adapters/postgres/postgres_js.ts";
 import { PostgresOutboxWriter } from "../adapters/postgres/outbox_store.ts";
-import { interactionUnitOfWork, likeProjectionUnitOfWork } from "../adapters/postgres/unit_of_work.ts";
+import {
+  interactionUnitOfWork,
+  likeProjectionUnitOfWork,
+} from "../adapters/postgres/interaction/unit_of_work.ts";
 import { isTransientDatabaseError, type SqlClient } from "../adapters/postgres/sql_client.ts";
-import { MemoryLikeCache } from "../adapters/memory/like_cache.ts";
+import { MemoryLikeCache } from "../adapters/memory/interaction/like_cache.ts";
 import { KafkajsTransport } from "../adapters/kafka/kafkajs.ts";
 import { setLike } from "../application/interaction/set_like.ts";
 import { projectLikeCounts } from "../application/interaction/project_like_counts.ts";

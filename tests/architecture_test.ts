@@ -117,3 +117,107 @@ Deno.test("the domain checker flags foreign imports and the Deno global, and acc
   ].join("\n");
   assert.deepEqual(domainViolations("domain/interaction/good.ts", good), []);
 });
+
+/** The bounded contexts: the folders under domain/ (the shared kernel aside). */
+async function contexts(): Promise<{ name: string; words: string[] }[]> {
+  const found: { name: string; words: string[] }[] = [];
+  for await (const entry of Deno.readDir(new URL("domain/", root))) {
+    if (!entry.isDirectory || entry.name === "shared") continue;
+    const words = [entry.name];
+    for await (const file of Deno.readDir(new URL(`domain/${entry.name}/`, root))) {
+      if (file.isFile && file.name.endsWith(".ts") && !file.name.endsWith("_test.ts")) {
+        words.push(file.name.replace(/\.ts$/, ""));
+      }
+    }
+    found.push({ name: entry.name, words });
+  }
+  return found;
+}
+
+/**
+ * Ways `source` names a context: an import from a context's folder or module file, or one of its words in
+ * code (the context's name anywhere; a domain file's stem as an identifier part such as `likeRoutes`,
+ * `like_counts`, `/likes`).
+ */
+function contextMentions(path: string, source: string, known: { name: string; words: string[] }[]): string[] {
+  const code = withoutComments(source);
+  const found: string[] = [];
+  const specifiers = specifierPatterns.flatMap((pattern) => [...code.matchAll(pattern)].map((m) => m[1]));
+  for (const { name, words } of known) {
+    for (const specifier of specifiers) {
+      if (specifier.includes(`/${name}/`) || specifier.includes(`modules/${name}`)) {
+        found.push(`${path} imports "${specifier}" of the ${name} context`);
+      }
+    }
+    for (const word of words) {
+      const pattern = word === name
+        ? new RegExp(`${word}`, "i")
+        : new RegExp(`(\\b${word}[A-Z_s]|[a-z]${word[0].toUpperCase()}${word.slice(1)}|/${word}s?\\b)`);
+      const line = code.split("\n").find((l) => pattern.test(l));
+      if (line) found.push(`${path} names the ${name} context ("${word}"): ${line.trim()}`);
+    }
+  }
+  return found;
+}
+
+/** The platform's files: the outbox machinery, the HTTP app, the migration runner, the composition roots. */
+async function platformFiles(): Promise<string[]> {
+  const bin = (await sourceFiles("bin/")).filter((file) => file !== "bin/modules.ts");
+  const http = (await sourceFiles("adapters/http/")).filter((file) => !/^adapters\/http\/[^/]+\//.test(file));
+  return [
+    ...await sourceFiles("outbox/"),
+    ...http,
+    "adapters/context_module.ts",
+    "adapters/postgres/migrate.ts",
+    ...bin,
+  ];
+}
+
+Deno.test("the platform names no bounded context: only the module list does", async () => {
+  // given the contexts and the platform's files
+  const known = await contexts();
+  assert.ok(known.some((c) => c.name === "interaction"), "the interaction context is found under domain/");
+  const files = await platformFiles();
+  assert.ok(
+    files.includes("bin/start.ts") && files.includes("outbox/relay.ts") &&
+      files.includes("adapters/http/app.ts"),
+  );
+
+  // when each is searched for imports and names of a context
+  const mentions: string[] = [];
+  for (const file of files) {
+    mentions.push(...contextMentions(file, await Deno.readTextFile(new URL(file, root)), known));
+  }
+
+  // then none names one
+  assert.deepEqual(mentions, [], `the platform names a context:\n${mentions.join("\n")}`);
+
+  // and the module list does, by importing each context's module
+  const list = await Deno.readTextFile(new URL("bin/modules.ts", root));
+  for (const { name } of known) assert.match(list, new RegExp(`modules/${name}\\.ts`));
+});
+
+Deno.test("the context checker flags an import and the names of a context, and passes neutral code", () => {
+  const known = [{ name: "interaction", words: ["interaction", "like"] }];
+  const bad = [
+    `import { likeRoutes } from "../adapters/http/interaction/like_routes.ts";`,
+    `import { interactionModule } from "../adapters/modules/interaction.ts";`,
+    `const sql = "select * from like_counts";`,
+  ].join("\n");
+  const mentions = contextMentions("bin/x.ts", bad, known);
+  assert.ok(
+    mentions.some((m) => m.includes(`imports "../adapters/http/interaction/like_routes.ts"`)),
+    mentions.join("\n"),
+  );
+  assert.ok(
+    mentions.some((m) => m.includes(`imports "../adapters/modules/interaction.ts"`)),
+    mentions.join("\n"),
+  );
+  assert.ok(mentions.some((m) => m.includes(`("like")`)), mentions.join("\n"));
+  const neutral = [
+    `/** Works like the relay, for every context (comments may say like and interaction). */`,
+    `import { modules } from "./modules.ts";`,
+    `export const groups = modules.length;`,
+  ].join("\n");
+  assert.deepEqual(contextMentions("bin/y.ts", neutral, known), []);
+});

@@ -1,6 +1,6 @@
-import { MemoryLikeCache } from "../adapters/memory/like_cache.ts";
+import { MemoryLikeCache } from "../adapters/memory/interaction/like_cache.ts";
 import { MemoryLock } from "../adapters/memory/lock.ts";
-import { RedisLikeCache } from "../adapters/redis/like_cache.ts";
+import { RedisLikeCache } from "../adapters/redis/interaction/like_cache.ts";
 import { RedisLock } from "../adapters/redis/lock.ts";
 import { testRedis } from "./contracts/adapters.ts";
 import { likeCacheContract, lockContract } from "./contracts/cache_contract.ts";

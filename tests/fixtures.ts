@@ -1,43 +1,73 @@
-/** The likes pipeline assembled in-process on real servers, the way the processes assemble it. */
+/**
+ * The registered modules assembled in-process on real servers, the way the processes assemble them: built by
+ * the platform runtime over one test's schema, topic prefix and Redis key prefix.
+ */
+import type { Redis } from "ioredis";
 import { createApp } from "../adapters/http/app.ts";
 import { KafkajsTransport } from "../adapters/kafka/kafkajs.ts";
+import { Metrics } from "../adapters/metrics/prometheus.ts";
 import { PostgresOutboxSource } from "../adapters/postgres/outbox_store.ts";
-import { PostgresLikeStore } from "../adapters/postgres/like_store.ts";
-import { interactionUnitOfWork, likeProjectionUnitOfWork } from "../adapters/postgres/unit_of_work.ts";
-import { isTransientDatabaseError, type SqlDatabase } from "../adapters/postgres/sql_client.ts";
-import { RedisLikeCache } from "../adapters/redis/like_cache.ts";
-import { projectLikeCounts } from "../application/interaction/project_like_counts.ts";
-import { systemClock } from "../application/ports.ts";
-import { startConsumer } from "../outbox/consumer.ts";
+import type { SqlDatabase } from "../adapters/postgres/sql_client.ts";
+import { type Config, loadConfig } from "../bin/config.ts";
+import { modules } from "../bin/modules.ts";
+import { buildModules, routesOf, startConsumerGroups } from "../bin/runtime.ts";
 import { startRelay } from "../outbox/relay.ts";
 import { env, testLogger, testRedis } from "./helpers.ts";
 
 /** Retries fast enough for tests: 3 retries, 20 ms doubling. */
 export const fastRetry = { maxRetries: 3, baseDelayMs: 20, factor: 2, maxDelayMs: 1000 };
 
-/** The API app, the cache and Redis for one test's schema and topic. */
+/** The prefix of a test topic `<prefix>.<name>` (what NAME_PREFIX is for the processes). */
+export function namePrefixOf(topic: string): string {
+  return topic.slice(0, topic.indexOf("."));
+}
+
+/** Configuration of one test, as a process would read it, with fast retries and flushes. */
+export function testConfig(
+  db: { schema: string },
+  namePrefix: string,
+  overrides: Record<string, string> = {},
+): Config {
+  return loadConfig({
+    DATABASE_URL: env.databaseUrl,
+    DATABASE_SCHEMA: db.schema,
+    NAME_PREFIX: namePrefix,
+    KAFKA_BROKERS: env.brokers.join(","),
+    RETRY_BASE_MS: "20",
+    BATCH_FLUSH_MS: "100",
+    ...overrides,
+  });
+}
+
+/** The modules built for one test; the Redis client carries the test's key prefix. */
+export function testModules(
+  db: SqlDatabase & { schema: string },
+  topic: string,
+  redis: Redis,
+  overrides = {},
+) {
+  const config = testConfig(db, namePrefixOf(topic), overrides);
+  const metrics = new Metrics({ process: "test" });
+  const built = buildModules(modules, { db, redis, config, logger: testLogger, metrics });
+  return { config, metrics, built };
+}
+
+/** The API app over the registered modules, for one test's schema and topic prefix. */
 export function likesApi(db: SqlDatabase & { schema: string }, topic: string) {
-  // The relays of tests listen on outbox_<schema>, as the processes do (bin/wiring.ts).
   const redisHandle = testRedis();
-  const { redis, prefix } = redisHandle;
-  const cache = new RedisLikeCache(redis, { prefix });
+  const { built, metrics } = testModules(db, topic, redisHandle.prefixed);
   const app = createApp({
+    routes: routesOf(built),
     logger: testLogger,
-    likes: {
-      unitOfWork: interactionUnitOfWork(db, { channel: `outbox_${db.schema}` }),
-      queries: new PostgresLikeStore(db),
-      cache,
-      clock: systemClock,
-      logger: testLogger,
-      topic,
-    },
+    metrics,
     checks: { postgres: () => db.query("select 1") },
   });
   return {
     app,
-    redis,
-    cache,
-    prefix,
+    /** A client without the prefix, for assertions on the keys the module wrote. */
+    redis: redisHandle.redis,
+    prefix: redisHandle.prefix,
+    redisHandle,
     [Symbol.asyncDispose]: () => redisHandle[Symbol.asyncDispose](),
   };
 }
@@ -47,7 +77,11 @@ export async function relayFor(
   db: SqlDatabase & { schema: string },
   options: { concurrency?: number; brokers?: string[]; maxBackoffMs?: number } = {},
 ) {
-  const source = new PostgresOutboxSource(db, { channel: `outbox_${db.schema}` });
+  // The relays of tests listen on outbox_<schema> and lock in their own namespace, as the processes do.
+  const source = new PostgresOutboxSource(db, {
+    channel: `outbox_${db.schema}`,
+    lockNamespace: lockNamespaceOf(db),
+  });
   await source.listen();
   const transport = new KafkajsTransport({ brokers: options.brokers ?? env.brokers });
   const relay = startRelay({
@@ -68,29 +102,32 @@ export async function relayFor(
   };
 }
 
-/** The like-persistence consumer over the test schema. */
+/** An advisory-lock namespace of a test's own, so relays of tests running side by side never block each other. */
+export function lockNamespaceOf(db: { schema: string }): number {
+  let hash = 0;
+  for (const char of db.schema) hash = (Math.imul(hash, 31) + char.charCodeAt(0)) | 0;
+  return hash;
+}
+
+/** Every consumer group of the registered modules over the test schema, started by the platform runtime. */
 export async function likeConsumerFor(
-  db: SqlDatabase,
+  db: SqlDatabase & { schema: string },
   topic: string,
-  cache: RedisLikeCache,
+  redis: { prefixed: Redis },
   options: { flushEveryMs?: number; maxSize?: number; brokers?: string[] } = {},
 ) {
-  const transport = new KafkajsTransport({ brokers: options.brokers ?? env.brokers });
-  const consumer = await startConsumer({
-    group: `${topic}.like-persistence-group`,
-    topics: [topic],
-    handle: projectLikeCounts({ cache, logger: testLogger }),
-    subscriber: transport,
-    unitOfWork: likeProjectionUnitOfWork(db),
-    deadLetters: transport,
-    retry: fastRetry,
-    batch: { maxSize: options.maxSize ?? 100, flushEveryMs: options.flushEveryMs ?? 100 },
-    isTransient: isTransientDatabaseError,
-    logger: testLogger,
+  const brokers = options.brokers ?? env.brokers;
+  const { built, config, metrics } = testModules(db, topic, redis.prefixed, {
+    BATCH_FLUSH_MS: String(options.flushEveryMs ?? 100),
+    BATCH_SIZE: String(options.maxSize ?? 100),
+    KAFKA_BROKERS: brokers.join(","),
   });
+  const transport = new KafkajsTransport({ brokers });
+  const consumers = await startConsumerGroups(built, { transport, config, logger: testLogger, metrics });
   return {
+    metrics,
     async [Symbol.asyncDispose]() {
-      await consumer.stop();
+      for (const consumer of consumers) await consumer.stop();
       await transport.close();
     },
   };

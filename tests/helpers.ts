@@ -1,37 +1,25 @@
-/** Test fixtures: each test owns a database schema, a name prefix for topics and groups, and cleans up. */
+/** Test helpers: each test owns a database schema, a name prefix for topics and groups, and cleans up. */
 import { Redis } from "ioredis";
-import { connectPostgres } from "../adapters/postgres/postgres_js.ts";
 import type { SqlDatabase } from "../adapters/postgres/sql_client.ts";
-import { migrate } from "../adapters/postgres/migrate.ts";
+import { env, migratedSchema, repoRoot, uniqueId } from "./servers.ts";
 import { KafkajsTransport, KafkaTopics } from "../adapters/kafka/kafkajs.ts";
 import type { ReceivedMessage } from "../outbox/ports.ts";
 import { consoleLogger } from "../adapters/log/logger.ts";
-import type { Logger } from "../application/ports.ts";
 
-/** Server addresses, overridable like the processes'. */
-export const env = {
-  databaseUrl: Deno.env.get("DATABASE_URL") ?? "postgres://postgres@127.0.0.1:5432/postgres",
-  redisUrl: Deno.env.get("REDIS_URL") ?? "redis://127.0.0.1:6379",
-  brokers: (Deno.env.get("KAFKA_BROKERS") ?? "127.0.0.1:9092").split(","),
-};
+export { env, repoRoot, uniqueId };
+import type { Logger } from "../application/ports.ts";
 
 /** Logs of the code under test: silent unless TEST_LOG_LEVEL is set. */
 export const testLogger: Logger = Deno.env.get("TEST_LOG_LEVEL")
   ? consoleLogger({ level: Deno.env.get("TEST_LOG_LEVEL") as "debug", format: "pretty" })
   : { debug() {}, info() {}, warn() {}, error() {} };
 
-/** A short unique id for names. */
-export function uniqueId(): string {
-  return crypto.randomUUID().replaceAll("-", "").slice(0, 12);
-}
-
 /** A fresh, migrated schema; `[Symbol.asyncDispose]` drops it. */
 export async function testDatabase(options: { max?: number } = {}): Promise<
   SqlDatabase & { schema: string; [Symbol.asyncDispose](): Promise<void> }
 > {
   const schema = `t_${uniqueId()}`;
-  const db = await connectPostgres(env.databaseUrl, { schema, max: options.max ?? 10 });
-  await migrate(db);
+  const db = await migratedSchema(schema, options.max ?? 10);
   return Object.assign(db, {
     schema,
     async [Symbol.asyncDispose]() {
@@ -94,9 +82,6 @@ export async function eventually<T>(
     `timed out waiting for ${options.what ?? "condition"}; last value: ${JSON.stringify(last)}`,
   );
 }
-
-/** The repository root (for spawning the processes). */
-export const repoRoot = new URL("../", import.meta.url).pathname;
 
 /** Starts `deno run -A bin/<name>.ts` with extra env; output goes to a log file returned with the child. */
 export function spawnProcess(name: string, envVars: Record<string, string>) {
@@ -172,17 +157,23 @@ export async function scrape(port: number): Promise<string> {
   return await response.text();
 }
 
-/** A Redis client with a key prefix of its own, deleting its keys on dispose. */
+/**
+ * A key prefix of a test's own: `prefixed` is a client that adds it to every key (what the code under test
+ * gets), `redis` a plain client for assertions. Disposing deletes the prefix's keys.
+ */
 export function testRedis() {
   const redis = new Redis(env.redisUrl, { maxRetriesPerRequest: 1 });
   const prefix = `test:${uniqueId()}:`;
+  const prefixed = new Redis(env.redisUrl, { maxRetriesPerRequest: 1, keyPrefix: prefix });
   return {
     redis,
+    prefixed,
     prefix,
     async [Symbol.asyncDispose]() {
       const keys = await redis.keys(`${prefix}*`);
       if (keys.length > 0) await redis.del(...keys);
       redis.disconnect();
+      prefixed.disconnect();
     },
   };
 }

@@ -23,7 +23,7 @@ Deno.test("writes while Kafka is stopped commit; after it is back, all arrive an
     await new KafkaTopics({ brokers }).ensure([{ topic, partitions: 2 }]);
     await using api = likesApi(db, topic);
     await using _relay = await relayFor(db, { brokers, maxBackoffMs: 1000 });
-    await using _consumer = await likeConsumerFor(db, topic, api.cache, { brokers });
+    await using _consumer = await likeConsumerFor(db, topic, api.redisHandle, { brokers });
     const like = (user: number) =>
       api.app.request(`/videos/${(user % 5) + 1}/likes`, {
         method: "POST",

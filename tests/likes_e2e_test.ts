@@ -8,7 +8,7 @@ Deno.test("a like travels API → outbox → relay → Kafka → like-persistenc
   const [topic] = await testTopics(3, "interaction-events");
   await using api = likesApi(db, topic);
   await using _relay = await relayFor(db);
-  await using _consumer = await likeConsumerFor(db, topic, api.cache);
+  await using _consumer = await likeConsumerFor(db, topic, api.redisHandle);
 
   // when user 7 likes video 42
   const liked = await api.app.request("/videos/42/likes", { method: "POST", headers: { "x-user-id": "7" } });

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { testDatabase } from "./helpers.ts";
 import { likesApi } from "./fixtures.ts";
-import { interactionUnitOfWork } from "../adapters/postgres/unit_of_work.ts";
+import { interactionUnitOfWork } from "../adapters/postgres/interaction/unit_of_work.ts";
 import { likeEnvelope } from "../application/interaction/like_event.ts";
 
 async function rowCounts(db: Awaited<ReturnType<typeof testDatabase>>) {

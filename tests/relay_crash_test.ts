@@ -1,12 +1,19 @@
 import assert from "node:assert/strict";
-import { interactionUnitOfWork } from "../adapters/postgres/unit_of_work.ts";
-import { MemoryLikeCache } from "../adapters/memory/like_cache.ts";
+import { interactionUnitOfWork } from "../adapters/postgres/interaction/unit_of_work.ts";
+import { MemoryLikeCache } from "../adapters/memory/interaction/like_cache.ts";
 import { setLike } from "../application/interaction/set_like.ts";
 import { systemClock } from "../application/ports.ts";
-import { env, eventually, readTopic, spawnProcess, testDatabase, testLogger, testTopics } from "./helpers.ts";
+import {
+  env,
+  eventually,
+  readTopic,
+  spawnProcess,
+  testDatabase,
+  testLogger,
+  testRedis,
+  testTopics,
+} from "./helpers.ts";
 import { likeConsumerFor } from "./fixtures.ts";
-import { RedisLikeCache } from "../adapters/redis/like_cache.ts";
-import { Redis } from "ioredis";
 
 const total = 10_000;
 
@@ -78,12 +85,8 @@ Deno.test(`a relay killed with SIGKILL mid-stream of ${total} events loses none,
   for (const id of eventIds) assert.ok(onTopic.has(id), `event ${id} reached the topic`);
 
   // and the consumer applies each exactly once, duplicates on the topic included
-  const redis = new Redis(env.redisUrl);
-  await using _consumer = await likeConsumerFor(
-    db,
-    topic,
-    new RedisLikeCache(redis, { prefix: `${prefix}:` }),
-  );
+  await using redis = testRedis();
+  await using _consumer = await likeConsumerFor(db, topic, redis);
   await eventually(
     async () =>
       (await db.query<{ n: number }>("select coalesce(sum(count), 0)::int as n from like_counts"))[0].n,
@@ -97,7 +100,4 @@ Deno.test(`a relay killed with SIGKILL mid-stream of ${total} events loses none,
   assert.equal(mismatches.length, 0, "each target's projected count equals its like rows");
   const inbox = await db.query<{ n: number }>("select count(*)::int as n from inbox");
   assert.equal(inbox[0].n, total);
-  const keys = await redis.keys(`${prefix}:*`);
-  if (keys.length) await redis.del(...keys);
-  redis.disconnect();
 });

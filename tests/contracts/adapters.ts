@@ -2,7 +2,22 @@
 import { openPglite } from "../../adapters/pglite/pglite.ts";
 import { migrate } from "../../adapters/postgres/migrate.ts";
 import type { SqlDatabase } from "../../adapters/postgres/sql_client.ts";
+import { loadConfig } from "../../bin/config.ts";
+import { modules } from "../../bin/modules.ts";
+import { migrationScopes, recordBucketCount } from "../../bin/runtime.ts";
 import { testDatabase } from "../helpers.ts";
+
+// Kept across tests: what migrations and the first migrate record.
+const keep = new Set(["schema_migrations", "platform_settings"]);
+
+/** Empties every table of the current schema (listed, not named: a new context's tables are included). */
+async function emptyTables(db: SqlDatabase): Promise<void> {
+  const tables = await db.query<{ name: string }>(
+    "select tablename as name from pg_tables where schemaname = current_schema() order by tablename",
+  );
+  const names = tables.map((t) => t.name).filter((name) => !keep.has(name));
+  if (names.length > 0) await db.exec(`truncate ${names.map((n) => `"${n}"`).join(", ")}`);
+}
 
 /** A migrated, empty database for one test; disposing it cleans up. */
 export type TestDb = SqlDatabase & { readonly schema: string; [Symbol.asyncDispose](): Promise<void> };
@@ -22,14 +37,12 @@ let shared: Promise<SqlDatabase> | undefined;
 export const openEmbedded: OpenDb = async () => {
   shared ??= (async () => {
     const db = await openPglite();
-    await migrate(db);
+    await migrate(db, migrationScopes(modules));
+    await recordBucketCount(db, loadConfig({}));
     return db;
   })();
   const db = await shared;
-  await db.exec(
-    "truncate outbox, inbox, likes, like_counts, transport_partitions, transport_messages, transport_positions",
-  );
-  await db.exec("drop table if exists test_effects");
+  await emptyTables(db);
   // The shared instance stays open for the next test: closing and disposing are no-ops.
   return {
     ...db,
