@@ -19,7 +19,8 @@ export const fastRetry = { maxRetries: 3, baseDelayMs: 20, factor: 2, maxDelayMs
 
 /** The prefix of a test topic `<prefix>.<name>` (what NAME_PREFIX is for the processes). */
 export function namePrefixOf(topic: string): string {
-  return topic.slice(0, topic.indexOf("."));
+  const dot = topic.indexOf(".");
+  return dot < 0 ? "" : topic.slice(0, dot);
 }
 
 /** Configuration of one test, as a process would read it, with fast retries and flushes. */

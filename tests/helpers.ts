@@ -177,3 +177,42 @@ export function testRedis() {
     },
   };
 }
+
+/**
+ * A TCP proxy on `port` to `targetPort` on 127.0.0.1: a server the test can make unreachable (closed, no
+ * listener) and reachable again, without touching the real server.
+ */
+export function tcpProxy(port: number, targetPort: number) {
+  let listener: Deno.Listener | undefined;
+  const open = new Set<Deno.Conn>();
+  const accept = async (current: Deno.Listener) => {
+    for await (const conn of current) {
+      try {
+        const upstream = await Deno.connect({ hostname: "127.0.0.1", port: targetPort });
+        open.add(conn).add(upstream);
+        conn.readable.pipeTo(upstream.writable).catch(() => {});
+        upstream.readable.pipeTo(conn.writable).catch(() => {});
+      } catch {
+        conn.close();
+      }
+    }
+  };
+  return {
+    /** Starts accepting connections. */
+    open() {
+      listener = Deno.listen({ hostname: "127.0.0.1", port });
+      accept(listener).catch(() => {});
+    },
+    /** Stops accepting and cuts every connection. */
+    close() {
+      listener?.close();
+      listener = undefined;
+      for (const conn of open) {
+        try {
+          conn.close();
+        } catch { /* already closed */ }
+      }
+      open.clear();
+    },
+  };
+}

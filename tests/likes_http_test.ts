@@ -73,6 +73,34 @@ Deno.test("bad like requests get a 4xx problem body and change nothing", async (
       type: "urn:problem:validation",
     },
     {
+      name: "malformed traceparent",
+      path: "/videos/1/likes",
+      init: { method: "POST", headers: { "x-user-id": "1", traceparent: "00-not-a-trace-01" } },
+      status: 400,
+      type: "urn:problem:invalid-traceparent",
+    },
+    {
+      name: "all-zero trace id",
+      path: "/videos/1/likes",
+      init: {
+        method: "POST",
+        headers: { "x-user-id": "1", traceparent: `00-${"0".repeat(32)}-${"a".repeat(16)}-01` },
+      },
+      status: 400,
+      type: "urn:problem:invalid-traceparent",
+    },
+    {
+      name: "body over the limit",
+      path: "/likes",
+      init: {
+        method: "POST",
+        headers: { "x-user-id": "1", "content-type": "application/json" },
+        body: JSON.stringify({ targetType: "video", targetId: 1, action: 1, pad: "x".repeat(70_000) }),
+      },
+      status: 413,
+      type: "urn:problem:body-too-large",
+    },
+    {
       name: "unknown route",
       path: "/nowhere",
       init: {},
@@ -120,6 +148,7 @@ Deno.test("POST /likes commits the like row and its LikeEvent outbox row togethe
   assert.equal(envelope.payload.action, 1);
   assert.equal(envelope.headers["x-request-id"], "req-123");
   assert.equal(rows[0].headers["event-id"], body.eventId);
+  assert.equal(response.headers.get("x-request-id"), "req-123");
 
   // the same like again is a no-op: no second row, no second event
   const again = await api.app.request("/comments/77/likes", {
@@ -145,4 +174,26 @@ Deno.test("a rolled-back transaction leaves neither the like nor its event", asy
     /boom/,
   );
   assert.deepEqual(await rowCounts(db), { likes: 0, outbox: 0 });
+});
+
+Deno.test("a valid traceparent travels into the event; an oversized X-Request-Id is replaced, not stored", async () => {
+  await using db = await testDatabase();
+  await using api = likesApi(db, "interaction-events");
+  const traceparent = `00-${"4bf92f3577b34da6a3ce929d0e0e4736"}-${"00f067aa0ba902b7"}-01`;
+  const huge = "r".repeat(10_000);
+  const response = await api.app.request("/videos/8/likes", {
+    method: "POST",
+    headers: { "x-user-id": "2", traceparent, "x-request-id": huge },
+  });
+  assert.equal(response.status, 200);
+  const answeredId = response.headers.get("x-request-id") ?? "";
+  assert.notEqual(answeredId, huge);
+  assert.ok(
+    answeredId.length > 0 && answeredId.length <= 255,
+    `a fresh id answered: ${answeredId.length} chars`,
+  );
+  const [row] = await db.query<{ value: string }>("select value from outbox");
+  const envelope = JSON.parse(row.value);
+  assert.equal(envelope.headers.traceparent, traceparent);
+  assert.equal(envelope.headers["x-request-id"], answeredId);
 });

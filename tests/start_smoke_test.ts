@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { env as servers, eventually, repoRoot, testDatabase, testTopics } from "./helpers.ts";
+import { env as servers, eventually, metricValue, repoRoot, testDatabase, testTopics } from "./helpers.ts";
 
 /** `deno task start` as a user runs it: no DATABASE_URL, KAFKA_BROKERS or REDIS_URL, a data folder of its own. */
 async function start(dataDir: string, extra: Record<string, string> = {}) {
@@ -176,11 +176,20 @@ Deno.test("a malformed DATABASE_URL stops deno task start with the variable name
 
 for (
   const mode of [
-    { name: "DATABASE_URL alone: PostgreSQL with the in-process transport", kafka: false, redis: false },
+    {
+      // Two connections and four claim loops: each claim holds a connection while the in-process publish needs
+      // another, which hung the process before the loops were capped at DATABASE_POOL - 1.
+      name:
+        "DATABASE_URL alone (pool of 2, 4 relay loops asked for): PostgreSQL with the in-process transport",
+      kafka: false,
+      redis: false,
+      extra: { DATABASE_POOL: "2", RELAY_CONCURRENCY: "4" },
+    },
     {
       name: "DATABASE_URL, KAFKA_BROKERS and REDIS_URL: the real deployment in one process",
       kafka: true,
       redis: true,
+      extra: {},
     },
   ]
 ) {
@@ -194,11 +203,12 @@ for (
       NAME_PREFIX: topic.slice(0, topic.indexOf(".")),
       ...(mode.kafka ? { KAFKA_BROKERS: servers.brokers.join(",") } : {}),
       ...(mode.redis ? { REDIS_URL: servers.redisUrl } : {}),
+      ...mode.extra,
     });
     try {
       assert.ok(app.output.some((line) => line.includes("PostgreSQL")), app.output.join("\n"));
       assert.ok(app.output.some((line) => line.includes(mode.kafka ? "transport  Kafka" : "in-process")));
-      assert.ok(app.output.some((line) => line.includes(mode.redis ? "cache      Redis" : "in memory")));
+      assert.ok(app.output.some((line) => line.includes(mode.redis ? "Redis cache" : "memory cache")));
       const response = await like(app.url, 3, 9);
       assert.equal(response.status, 200);
       await response.body?.cancel();
@@ -209,6 +219,16 @@ for (
       );
       assert.equal(counted.length, 1);
       assert.deepEqual([...Deno.readDirSync(dataDir)], [], "no embedded database was created");
+
+      // and start's /metrics shows the relay and the consumer at work, as the relay and worker processes do
+      const group = `${topic.slice(0, topic.indexOf("."))}.like-persistence-group`;
+      const text = await eventually(
+        async () => await (await fetch(`${app.url}/metrics`)).text(),
+        (t) => metricValue(t, "consumer_events_processed_total", { group }) >= 1,
+        { what: "consumer series on start's /metrics" },
+      );
+      assert.ok(metricValue(text, "relay_events_published_total") >= 1, "relay_events_published_total");
+      assert.ok(text.includes("batch_processor_flush_size"), "BatchProcessor series");
     } finally {
       assert.equal((await app.stop("SIGTERM")).code, 0);
       await Deno.remove(dataDir, { recursive: true });

@@ -1,0 +1,116 @@
+/**
+ * Processes started while their dependencies are down wait for them: they report not-ready, log one line per
+ * attempt, never die of an unhandled rejection, and work once the dependencies answer.
+ */
+import assert from "node:assert/strict";
+import {
+  env,
+  eventually,
+  freePort,
+  kafkaControl,
+  spawnProcess,
+  tcpProxy,
+  testDatabase,
+  uniqueId,
+} from "./helpers.ts";
+
+const kafkaPort = 19094;
+
+async function readiness(port: number): Promise<number> {
+  try {
+    const response = await fetch(`http://127.0.0.1:${port}/health/ready`);
+    await response.body?.cancel();
+    return response.status;
+  } catch {
+    return 0;
+  }
+}
+
+Deno.test("api, relay and worker started with PostgreSQL and Kafka unreachable wait, and work once they answer", async () => {
+  // given a migrated schema, PostgreSQL reachable only through a proxy that is closed, and no broker
+  await using db = await testDatabase();
+  const pgPort = freePort();
+  const proxy = tcpProxy(pgPort, Number(new URL(env.databaseUrl).port || 5432));
+  const prefix = `t${uniqueId()}`;
+  const common = {
+    DATABASE_URL: `postgres://postgres@127.0.0.1:${pgPort}/postgres`,
+    DATABASE_SCHEMA: db.schema,
+    NAME_PREFIX: prefix,
+    KAFKA_BROKERS: `127.0.0.1:${kafkaPort}`,
+    REDIS_URL: env.redisUrl,
+    BATCH_FLUSH_MS: "100",
+    RELAY_POLL_MS: "200",
+    TOPIC_PARTITIONS: "2",
+  };
+  const ports = { api: freePort(), relay: freePort(), worker: freePort() };
+  const started = performance.now();
+  const processes = [
+    spawnProcess("api", { ...common, PORT: String(ports.api) }),
+    spawnProcess("relay", { ...common, METRICS_PORT: String(ports.relay) }),
+    spawnProcess("worker", { ...common, METRICS_PORT: String(ports.worker) }),
+  ];
+  try {
+    // then each serves /health/ready with 503, and the API answers its routes with a 503 problem
+    for (const port of Object.values(ports)) {
+      await eventually(() => readiness(port), (status) => status === 503, { what: `503 on :${port}` });
+    }
+    const early = await fetch(`http://127.0.0.1:${ports.api}/videos/1/likes`);
+    assert.equal(early.status, 503);
+    assert.equal((await early.json()).type, "urn:problem:starting");
+
+    // when PostgreSQL answers, then the API takes writes while Kafka is still down
+    proxy.open();
+    const liked = await eventually(
+      async () => {
+        const response = await fetch(`http://127.0.0.1:${ports.api}/videos/42/likes`, {
+          method: "POST",
+          headers: { "x-user-id": "7" },
+        });
+        await response.body?.cancel();
+        return response.status;
+      },
+      (status) => status === 200,
+      { timeoutMs: 60_000, what: "the API to take a like" },
+    );
+    assert.equal(liked, 200);
+    assert.equal(await readiness(ports.worker), 503, "the worker is not ready without Kafka");
+
+    // when the broker starts 20 s after the processes
+    const wait = 20_000 - (performance.now() - started);
+    if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+    await kafkaControl("start", kafkaPort);
+    const kafkaUp = performance.now();
+
+    // then the like reaches the projection, and every process becomes ready
+    await eventually(
+      async () =>
+        (await db.query<{ n: string }>("select count::text as n from like_counts where target_id = 42"))[0]
+          ?.n,
+      (n) => n === "1",
+      { timeoutMs: 120_000, intervalMs: 250, what: "the like projected after Kafka returned" },
+    );
+    const resumedSeconds = (performance.now() - kafkaUp) / 1000;
+    for (const port of Object.values(ports)) {
+      await eventually(() => readiness(port), (status) => status === 200, {
+        timeoutMs: 60_000,
+        what: `ready :${port}`,
+      });
+    }
+    console.log(`  (like projected ${resumedSeconds.toFixed(1)} s after the broker answered)`);
+
+    // and no process died or saw an unhandled rejection, and each logged its waiting
+    const logs = await Promise.all(processes.map((p) => p.log()));
+    for (const [index, log] of logs.entries()) {
+      assert.doesNotMatch(log, /Uncaught|unhandled rejection/, `process ${index}:\n${log.slice(-2000)}`);
+    }
+    assert.match(logs[0], /waiting for PostgreSQL/);
+    assert.match(logs[2], /waiting for the broker/);
+  } finally {
+    const statuses = await Promise.all(processes.map((p) => p.stop("SIGTERM")));
+    proxy.close();
+    await kafkaControl("reset", kafkaPort);
+    for (const status of statuses) {
+      assert.equal(status.code, 0, "each process ran until SIGTERM and stopped cleanly");
+    }
+  }
+});
