@@ -87,11 +87,12 @@ Deno.test("the relay's /health/ready reports Kafka down within seconds, and up a
     assert.equal(up.body.checks.postgres.status, "up");
 
     await kafkaControl("stop", port);
-    const stoppedAt = Date.now();
     const down = await eventually(ready, (r) => r.status === 503, { timeoutMs: 15_000, what: "not ready" });
     assert.equal(down.body.checks.kafka.status, "down");
     assert.equal(down.body.checks.postgres.status, "up");
-    assert.ok(Date.now() - stoppedAt < 15_000);
+    // Status and latency only: an error's text would tell anyone who asks the hosts and roles behind it.
+    assert.deepEqual(Object.keys(down.body.checks.kafka).sort(), ["latencyMs", "status"]);
+    assert.doesNotMatch(JSON.stringify(down.body), /127\.0\.0\.1|ECONNREFUSED|Error/);
 
     await kafkaControl("start", port);
     await eventually(ready, (r) => r.status === 200, { timeoutMs: 60_000, what: "ready again" });
