@@ -27,17 +27,33 @@ export interface OutboxRecord extends TransportMessage {
   readonly createdAt: Date;
 }
 
+/** A claimed row the broker refused for what it is (see MessageRejectedError), as the relay reports it. */
+export interface RejectedRow {
+  /** The outbox row's id. */
+  readonly id: string;
+  /** The broker's word for the refusal (MESSAGE_TOO_LARGE, UNKNOWN_TOPIC_OR_PARTITION...). */
+  readonly reason: string;
+  /** The publisher's error message. */
+  readonly error: string;
+}
+
 /** Where the relay takes committed rows from. */
 export interface OutboxSource {
   /**
-   * Claims up to `limit` rows whose key buckets no other relay holds, awaits `publish` on them in id order,
-   * and deletes them once it resolves; if it throws, the rows stay for a later claim. Returns the row count.
+   * Claims up to `limit` rows whose key buckets no other relay holds and awaits `publish` on them in id order.
+   * `publish` resolves once every row was either acknowledged or refused for good, and returns the refused
+   * ones; the source then, in the claim, deletes the acknowledged rows and parks the refused ones (moves them
+   * to the outbox's dead letters), so the rest of their bucket flows. If `publish` throws (an outage), nothing
+   * changes: the rows stay for a later claim. Returns the number of rows claimed (published or parked).
    */
-  drain(limit: number, publish: (rows: readonly OutboxRecord[]) => Promise<void>): Promise<number>;
+  drain(
+    limit: number,
+    publish: (rows: readonly OutboxRecord[]) => Promise<readonly RejectedRow[]>,
+  ): Promise<number>;
   /** Resolves on the next commit notification or after `timeoutMs`, whichever is first. */
   waitForRows(timeoutMs: number, signal?: AbortSignal): Promise<void>;
-  /** Rows waiting, and the age of the oldest in milliseconds (0 when none). */
-  backlog(): Promise<{ pending: number; oldestAgeMs: number }>;
+  /** Rows waiting, the age of the oldest in milliseconds (0 when none), and rows parked as refused. */
+  backlog(): Promise<{ pending: number; oldestAgeMs: number; parked: number }>;
 }
 
 /** Sends messages to the broker with acknowledgement from all in-sync replicas. */

@@ -1,7 +1,13 @@
 /** The outbox, inbox and relay source on PostgreSQL (server or PGlite): the same SQL for both. */
 import { bucketOf, defaultBucketCount, envelopeHeaders } from "../../outbox/buckets.ts";
 import type { Envelope } from "../../outbox/envelope.ts";
-import type { InboxStore, OutboxRecord, OutboxSource, OutboxWriter } from "../../outbox/ports.ts";
+import type {
+  InboxStore,
+  OutboxRecord,
+  OutboxSource,
+  OutboxWriter,
+  RejectedRow,
+} from "../../outbox/ports.ts";
 import type { SqlClient, SqlDatabase } from "./sql_client.ts";
 
 /** Settings shared by the writer and the relay; both sides must agree on them. */
@@ -103,8 +109,9 @@ interface Row {
 
 /**
  * Claims rows bucket by bucket: a claim transaction takes transaction-scoped advisory locks on buckets that have
- * rows and nobody holds, publishes their oldest rows, deletes them and commits. The next rows of a bucket can be
- * claimed only after that commit, so a key's events reach the broker in id order whatever the number of relays.
+ * rows and nobody holds, publishes their oldest rows, deletes them (parking the ones the broker refused in
+ * outbox_dead_letters) and commits. The next rows of a bucket can be claimed only after that commit, so a key's
+ * events reach the broker in id order whatever the number of relays.
  */
 export class PostgresOutboxSource implements OutboxSource {
   readonly #db: SqlDatabase;
@@ -164,7 +171,7 @@ export class PostgresOutboxSource implements OutboxSource {
     });
   }
 
-  drain(limit: number, publish: (rows: readonly OutboxRecord[]) => Promise<void>): Promise<number> {
+  drain(limit: number, publish: PublishClaim): Promise<number> {
     if (this.#exclusive) return this.#drainExclusive(limit, publish);
     const start = Math.floor(Math.random() * this.#buckets);
     const order = Array.from({ length: this.#buckets }, (_, i) => (start + i) % this.#buckets);
@@ -184,34 +191,71 @@ export class PostgresOutboxSource implements OutboxSource {
         [locked.map((row) => row.bucket), limit],
       );
       if (rows.length === 0) return 0;
-      await publish(rows.map(toRecord));
-      await tx.query("delete from outbox where id = any($1::bigint[])", [rows.map((row) => row.id)]);
+      await settleClaim(tx, rows, await publish(rows.map(toRecord)));
       return rows.length;
     });
   }
 
-  async #drainExclusive(
-    limit: number,
-    publish: (rows: readonly OutboxRecord[]) => Promise<void>,
-  ): Promise<number> {
+  async #drainExclusive(limit: number, publish: PublishClaim): Promise<number> {
     const rows = await this.#db.query<Row>(
       "select id::text as id, topic, key, value, headers, created_at from outbox order by outbox.id limit $1",
       [limit],
     );
     if (rows.length === 0) return 0;
-    await publish(rows.map(toRecord));
-    await this.#db.query("delete from outbox where id = any($1::bigint[])", [rows.map((row) => row.id)]);
+    // No transaction here: settleClaim's single statement is what keeps deleting and parking together.
+    await settleClaim(this.#db, rows, await publish(rows.map(toRecord)));
     return rows.length;
   }
 
-  async backlog(): Promise<{ pending: number; oldestAgeMs: number }> {
-    const [row] = await this.#db.query<{ pending: number; age: number | null }>(
+  async backlog(): Promise<{ pending: number; oldestAgeMs: number; parked: number }> {
+    const [row] = await this.#db.query<{ pending: number; age: number | null; parked: number }>(
       `select count(*)::int as pending,
-              (extract(epoch from (now() - min(created_at))) * 1000)::float8 as age
+              (extract(epoch from (now() - min(created_at))) * 1000)::float8 as age,
+              (select count(*)::int from outbox_dead_letters) as parked
        from outbox`,
     );
-    return { pending: row.pending, oldestAgeMs: Math.max(0, row.age ?? 0) };
+    return { pending: row.pending, oldestAgeMs: Math.max(0, row.age ?? 0), parked: row.parked };
   }
+}
+
+type PublishClaim = (rows: readonly OutboxRecord[]) => Promise<readonly RejectedRow[]>;
+
+/** Longest error text kept with a parked row: enough to diagnose, bounded whatever the publisher said. */
+const parkedErrorLength = 2000;
+
+/**
+ * Ends a claim: deletes its rows and moves the refused ones to outbox_dead_letters, whole, in one statement, so
+ * the two happen together even outside a transaction (the exclusive claim).
+ */
+async function settleClaim(
+  db: SqlClient,
+  rows: readonly Row[],
+  rejected: readonly RejectedRow[],
+): Promise<void> {
+  const ids = rows.map((row) => row.id);
+  const claimed = new Set(ids);
+  // Keyed by id: a row reported twice is parked once, and a row not in this claim is never touched.
+  const parked = [
+    ...new Map(rejected.filter((row) => claimed.has(row.id)).map((row) => [row.id, row])).values(),
+  ];
+  if (parked.length === 0) {
+    await db.query("delete from outbox where id = any($1::bigint[])", [ids]);
+    return;
+  }
+  await db.query(
+    `with claimed as (delete from outbox where id = any($1::bigint[]) returning *)
+     insert into outbox_dead_letters
+       (id, bucket, topic, key, event_id, event_type, value, headers, created_at, reason, error)
+     select c.id, c.bucket, c.topic, c.key, c.event_id, c.event_type, c.value, c.headers, c.created_at,
+            r.reason, r.error
+     from claimed c join unnest($2::bigint[], $3::text[], $4::text[]) as r(id, reason, error) on r.id = c.id`,
+    [
+      ids,
+      parked.map((row) => row.id),
+      parked.map((row) => row.reason),
+      parked.map((row) => row.error.slice(0, parkedErrorLength)),
+    ],
+  );
 }
 
 function toRecord(row: Row): OutboxRecord {

@@ -5,8 +5,11 @@ import {
   PostgresOutboxSource,
   PostgresOutboxWriter,
 } from "../../adapters/postgres/outbox_store.ts";
-import { interactionUnitOfWork, likeProjectionUnitOfWork } from "../../adapters/postgres/unit_of_work.ts";
-import { PostgresLikeStore } from "../../adapters/postgres/like_store.ts";
+import {
+  interactionUnitOfWork,
+  likeProjectionUnitOfWork,
+} from "../../adapters/postgres/interaction/unit_of_work.ts";
+import { PostgresLikeStore } from "../../adapters/postgres/interaction/like_store.ts";
 import { createEnvelope } from "../../outbox/envelope.ts";
 import type { OutboxRecord } from "../../outbox/ports.ts";
 import type { OpenDb } from "./adapters.ts";
@@ -22,7 +25,11 @@ function event(key: string, seq: number) {
 
 async function drainAll(source: PostgresOutboxSource): Promise<OutboxRecord[]> {
   const published: OutboxRecord[] = [];
-  while ((await source.drain(7, (rows) => Promise.resolve(void published.push(...rows)))) > 0) { /* next */ }
+  const publish = (rows: readonly OutboxRecord[]) => {
+    published.push(...rows);
+    return Promise.resolve([]);
+  };
+  while ((await source.drain(7, publish)) > 0) { /* next */ }
   return published;
 }
 
@@ -48,7 +55,7 @@ export function databaseContract(name: string, open: OpenDb, options: { exclusiv
     assert.equal(published[0].key, "k");
     assert.equal(JSON.parse(published[0].value).eventId, committed.eventId);
     assert.equal(published[0].headers["event-id"], committed.eventId);
-    assert.deepEqual(await source(db).backlog(), { pending: 0, oldestAgeMs: 0 });
+    assert.deepEqual(await source(db).backlog(), { pending: 0, oldestAgeMs: 0, parked: 0 });
   });
 
   Deno.test(`${name}: claims keep each key's commit order and delete what was published`, async () => {
@@ -72,8 +79,50 @@ export function databaseContract(name: string, open: OpenDb, options: { exclusiv
     await using db = await open();
     await db.transaction((tx) => new PostgresOutboxWriter(tx).append("t", [event("k", 1), event("k", 2)]));
     await assert.rejects(source(db).drain(10, () => Promise.reject(new Error("broker down"))), /broker down/);
+    assert.equal((await source(db).backlog()).parked, 0, "an outage parks nothing");
     const published = await drainAll(source(db));
     assert.deepEqual(published.map((r) => JSON.parse(r.value).payload.seq), [1, 2]);
+  });
+
+  Deno.test(`${name}: a refused row is parked whole in the claim; the others are deleted; the key flows`, async () => {
+    await using db = await open();
+    const events = [1, 2, 3, 4].map((seq) => event("k", seq));
+    await db.transaction((tx) => new PostgresOutboxWriter(tx).append("t", events));
+    const [refused] = await db.query<Record<string, unknown>>(
+      `select id::text as id, bucket, topic, key, event_id::text as event_id, event_type, value, headers, created_at
+       from outbox where event_id = $1`,
+      [events[1].eventId],
+    );
+    const claimed: OutboxRecord[] = [];
+    const count = await source(db).drain(3, (rows) => {
+      claimed.push(...rows);
+      return Promise.resolve([{
+        id: String(refused.id),
+        reason: "MESSAGE_TOO_LARGE",
+        error: "x".repeat(10_000),
+      }]);
+    });
+    assert.equal(count, 3);
+    assert.deepEqual(claimed.map((r) => JSON.parse(r.value).payload.seq), [1, 2, 3]);
+
+    const parked = await db.query<Record<string, unknown>>(
+      `select id::text as id, bucket, topic, key, event_id::text as event_id, event_type, value, headers, created_at,
+              reason, error, parked_at
+       from outbox_dead_letters`,
+    );
+    assert.equal(parked.length, 1, "exactly the refused row is parked");
+    const { reason, error, parked_at: parkedAt, ...row } = parked[0];
+    assert.deepEqual(row, refused, "every column of the outbox row, its id included");
+    assert.equal(reason, "MESSAGE_TOO_LARGE");
+    assert.equal(typeof error, "string");
+    assert.ok((error as string).startsWith("xxx") && (error as string).length <= 2000, "the error, bounded");
+    assert.ok(parkedAt instanceof Date || typeof parkedAt === "string");
+    assert.deepEqual(await source(db).backlog().then((b) => [b.pending, b.parked]), [1, 1]);
+
+    const next = await drainAll(source(db));
+    assert.deepEqual(next.map((r) => JSON.parse(r.value).payload.seq), [4], "the key's later row comes next");
+    const [left] = await db.query<{ n: number }>("select count(*)::int as n from outbox");
+    assert.equal(left.n, 0, "the published rows were deleted");
   });
 
   Deno.test(`${name}: the inbox returns only new event ids, and forgets a rolled-back claim`, async () => {
