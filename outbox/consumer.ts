@@ -1,11 +1,23 @@
-/** Consumer runtime: inbox dedupe, retries with backoff, dead-letter, offsets committed after effects. */
+/**
+ * Consumer runtime: handlers by event type, inbox dedupe, retries with backoff, dead letters for an event's own
+ * fault, a pause (never a dead letter) on an outage, offsets committed only after the effects.
+ */
 import type { Logger, UnitOfWork } from "../application/ports.ts";
 import { silentLogger } from "../application/ports.ts";
 import { BatchProcessor } from "./batch_processor.ts";
-import { sendToDeadLetter } from "./dead_letter.ts";
-import { decodeEnvelope, type Envelope, PoisonMessageError } from "./envelope.ts";
+import {
+  type ApplyBatch,
+  applyDirectly,
+  applyInTransaction,
+  applyWithInbox,
+  type BatchHandler,
+  handlesType,
+  type InboxTx,
+} from "./dispatch.ts";
+import { decodeEnvelope, type Envelope } from "./envelope.ts";
+import { FailurePolicy, type Item, StoppingError } from "./failure_policy.ts";
+import { type ConsumerStatus, PauseTracker } from "./outage.ts";
 import type {
-  InboxStore,
   PartitionBatch,
   Position,
   Publisher,
@@ -13,16 +25,10 @@ import type {
   Subscriber,
   Subscription,
 } from "./ports.ts";
-import { type RetryPolicy, withRetries } from "./retry.ts";
+import type { RetryPolicy } from "./retry.ts";
 
-/**
- * The effect of a batch of new (never applied) events, run in the transaction that records them in the inbox.
- * It may return work to run after that transaction commits (a cache refresh); that work is best effort.
- */
-export type BatchHandler<Tx> = (events: readonly Envelope[], tx: Tx) => Promise<void | AfterCommit>;
-
-/** Work to run once the effect's transaction has committed. */
-export type AfterCommit = () => Promise<void>;
+export type { AfterCommit, BatchHandler, InboxTx } from "./dispatch.ts";
+export type { ConsumerStatus } from "./outage.ts";
 
 /** Counters a consumer reports (wired to metrics by the composition root). */
 export interface ConsumerObserver {
@@ -32,18 +38,21 @@ export interface ConsumerObserver {
   failed?(group: string): void;
   deadLettered?(group: string, topic: string): void;
   flushed?(group: string, size: number, seconds: number): void;
+  /** Events of a type the group has no handler for: committed without effect, never dead-lettered. */
+  skipped?(group: string, eventType: string, count: number): void;
+  /** True when an outage starts a pause (events wait, none is dead-lettered), false once work gets through. */
+  paused?(group: string, paused: boolean): void;
 }
 
-/** How a consumer group runs. */
-export interface ConsumerOptions<Tx extends { readonly inbox: InboxStore }> {
+/** What every consumer group sets, whatever its effect. */
+export interface ConsumerSettings {
   /** Consumer group id; also the consumer name in the inbox. */
   readonly group: string;
   readonly topics: readonly string[];
-  readonly handle: BatchHandler<Tx>;
   readonly subscriber: Subscriber;
-  readonly unitOfWork: UnitOfWork<Tx>;
   /** Publishes dead letters to `<topic>.dlq`. */
   readonly deadLetters: Publisher;
+  /** Retries of an event's failure (then split and dead-letter); its maxDelayMs also caps outage retries. */
   readonly retry: RetryPolicy;
   /** When set, events are applied in batches (the seed's BatchProcessor); otherwise one at a time. */
   readonly batch?: {
@@ -56,63 +65,94 @@ export interface ConsumerOptions<Tx extends { readonly inbox: InboxStore }> {
      */
     readonly flushOnDelivery?: boolean;
   };
-  /** Infrastructure errors (database unreachable): retried without limit instead of dead-lettering. */
-  readonly isTransient?: (error: unknown) => boolean;
+  /**
+   * Outages of a dependency (database unreachable or read-only, a table missing), supplied by its adapter:
+   * retried without limit while the group reports itself paused; never split, never dead-lettered.
+   */
+  readonly isInfrastructure?: (error: unknown) => boolean;
   readonly logger?: Logger;
   readonly observer?: ConsumerObserver;
-  /** How long `stop` waits for the last batch before giving up on it (default 10 000 ms). */
+  /** Bound on `stop` (default 10 000 ms); past it the work in flight is abandoned, to be redelivered. */
   readonly stopTimeoutMs?: number;
 }
 
+/** A group whose effect is deduplicated by the inbox, recorded in the effect's transaction (exactly once). */
+export interface InboxConsumerOptions<Tx extends InboxTx> extends ConsumerSettings {
+  readonly inbox: true;
+  readonly unitOfWork: UnitOfWork<Tx>;
+  readonly handlers: Readonly<Record<string, BatchHandler<Tx>>>;
+}
+
+/** A group without the inbox whose handlers share a transaction; a redelivery applies an event again. */
+export interface TransactionalConsumerOptions<Tx> extends ConsumerSettings {
+  readonly inbox: false;
+  readonly unitOfWork: UnitOfWork<Tx>;
+  readonly handlers: Readonly<Record<string, BatchHandler<Tx>>>;
+}
+
+/** A group with no database effect (a live push): handlers get no transaction and must bear a redelivery. */
+export interface DirectConsumerOptions extends ConsumerSettings {
+  readonly inbox: false;
+  readonly unitOfWork?: undefined;
+  readonly handlers: Readonly<Record<string, BatchHandler<undefined>>>;
+}
+
+/** How a consumer group runs; `Tx` is its unit of work's transaction (`undefined`: no unit of work). */
+export type ConsumerOptions<Tx = undefined> =
+  | InboxConsumerOptions<Tx & InboxTx>
+  | ([Tx] extends [undefined] ? DirectConsumerOptions : TransactionalConsumerOptions<Tx>);
+
 /** A running consumer. */
 export interface RunningConsumer {
-  /** Finishes the work in flight, commits its offsets, and leaves the group. */
+  /** Finishes the work in flight, commits its offsets and leaves the group, within `stopTimeoutMs`. */
   stop(): Promise<void>;
+  /** Whether the group is paused on an outage, since when, and the class of the error. */
+  status(): ConsumerStatus;
 }
 
-interface Item {
-  readonly message: ReceivedMessage;
-  readonly envelope: Envelope;
+/** Starts a consumer group member that applies each event's effect by its type (with the inbox: once). */
+export function startConsumer<Tx = undefined>(options: ConsumerOptions<Tx>): Promise<RunningConsumer> {
+  return runConsumer(options, applierOf<Tx>(options));
 }
 
-class StoppingError extends Error {
-  override readonly name = "StoppingError";
+function applierOf<Tx>(
+  options: InboxConsumerOptions<Tx & InboxTx> | TransactionalConsumerOptions<Tx> | DirectConsumerOptions,
+): ApplyBatch {
+  if (options.inbox) return applyWithInbox(options.group, options.unitOfWork, options.handlers);
+  if (options.unitOfWork) return applyInTransaction(options.unitOfWork, options.handlers);
+  return applyDirectly(options.handlers);
 }
 
-/** Starts a consumer group member that applies each event's effect exactly once. */
-export async function startConsumer<Tx extends { readonly inbox: InboxStore }>(
-  options: ConsumerOptions<Tx>,
-): Promise<RunningConsumer> {
+/** The options the runtime needs once the effect is bound. */
+interface GroupOptions extends ConsumerSettings {
+  readonly inbox: boolean;
+  readonly unitOfWork?: object;
+  readonly handlers: object;
+}
+
+async function runConsumer(options: GroupOptions, applyBatch: ApplyBatch): Promise<RunningConsumer> {
   const logger = options.logger ?? silentLogger;
   const observer = options.observer ?? {};
   const { group } = options;
+  const stopTimeoutMs = options.stopTimeoutMs ?? 10_000;
+  // Ends retry waits: at once when stopping one by one or paused, after the final flush when batched.
   const stopping = new AbortController();
-  // Aborted only when stop's deadline passes: then a commit stuck on an unreachable broker is abandoned.
+  // Aborted only when stop's deadline passes: the work in flight is abandoned (redelivered, deduplicated).
   const givingUp = new AbortController();
   let closing = false;
   let subscription: Subscription | undefined;
   // A flush may retry for long (database down): it keeps the group membership alive with the latest heartbeat.
   let lastHeartbeat: (() => Promise<void>) | undefined;
-
-  async function deadLetter(message: ReceivedMessage, error: unknown, attempts: number): Promise<void> {
-    logger.error("event dead-lettered", {
+  const pause = new PauseTracker(group, (paused, reason) => {
+    observer.paused?.(group, paused);
+    if (!paused) return logger.info("consumer resumed", { group });
+    logger.warn("consumer paused: a dependency is unavailable; events wait, none is dead-lettered", {
       group,
-      topic: message.topic,
-      partition: message.partition,
-      offset: message.offset,
-      key: message.key,
-      eventId: message.headers["event-id"],
-      attempts,
-      error: String(error),
+      reason,
     });
-    await sendToDeadLetter(options.deadLetters, message, {
-      consumer: group,
-      error,
-      attempts,
-      failedAt: new Date(),
-    });
-    observer.deadLettered?.(group, message.topic);
-  }
+    // An outage does not end on cue: a stop does not wait for it, the events are redelivered.
+    if (closing) stopping.abort();
+  });
 
   async function applyOnce(items: readonly Item[]): Promise<void> {
     const unique = new Map<string, Envelope>();
@@ -120,95 +160,60 @@ export async function startConsumer<Tx extends { readonly inbox: InboxStore }>(
       if (!unique.has(envelope.eventId)) unique.set(envelope.eventId, envelope);
     }
     const started = performance.now();
-    const { applied, afterCommit } = await options.unitOfWork.inTransaction(async (tx) => {
-      const fresh = await tx.inbox.claim(group, [...unique.keys()]);
-      const events = [...unique.values()].filter((event) => fresh.has(event.eventId));
-      const afterCommit = events.length > 0 ? await options.handle(events, tx) : undefined;
-      return { applied: events.length, afterCommit };
-    });
-    if (afterCommit) {
-      await afterCommit().catch((error) =>
-        logger.warn("after-commit work failed", { group, error: String(error) })
-      );
+    const { applied, afterCommit } = await applyBatch([...unique.values()]);
+    for (const work of afterCommit) {
+      await work().catch((error) => logger.warn("after-commit work failed", { group, error: String(error) }));
     }
     observer.processed?.(group, applied);
     if (items.length > applied) observer.duplicates?.(group, items.length - applied);
     if (options.batch) observer.flushed?.(group, items.length, (performance.now() - started) / 1000);
   }
 
-  /** Applies items with retries; a batch that keeps failing is split so only the poison is dead-lettered. */
-  async function apply(items: readonly Item[], heartbeat?: () => Promise<void>): Promise<void> {
-    const outcome = await withRetries(options.retry, () => applyOnce(items), {
-      isPermanent: (error) => error instanceof PoisonMessageError,
-      isTransient: options.isTransient,
-      signal: stopping.signal,
-      onRetry: (error, attempt, delayMs) => {
-        observer.retried?.(group);
-        logger.warn("event processing failed, retrying", {
-          group,
-          events: items.length,
-          eventId: items.length === 1 ? items[0].envelope.eventId : undefined,
-          attempt,
-          delayMs,
-          error: String(error),
-        });
-        heartbeat?.().catch(() => {});
-      },
-    });
-    if (outcome.ok) return;
-    if (stopping.signal.aborted) throw new StoppingError("consumer is stopping");
-    observer.failed?.(group);
-    if (items.length > 1) {
-      for (const item of items) await apply([item], heartbeat);
-      return;
-    }
-    await deadLetter(items[0].message, outcome.error, outcome.attempts);
-  }
+  const failures = new FailurePolicy({
+    group,
+    applyOnce,
+    retry: options.retry,
+    isInfrastructure: options.isInfrastructure,
+    deadLetters: options.deadLetters,
+    pause,
+    stopping: stopping.signal,
+    logger,
+    observer,
+  });
 
-  /** Decodes a message; an undecodable one goes straight to the dead-letter topic. */
-  async function decode(message: ReceivedMessage): Promise<Item | undefined> {
+  /** Decodes a message; an undecodable one goes straight to the dead-letter topic (undefined then). */
+  async function decode(message: ReceivedMessage, heartbeat: () => Promise<void>): Promise<Item | undefined> {
+    let envelope: Envelope;
     try {
-      return { message, envelope: decodeEnvelope(message.value) };
+      envelope = decodeEnvelope(message.value);
     } catch (error) {
       observer.failed?.(group);
-      await deadLetter(message, error, 1);
+      await failures.deadLetter(message, error, 1, heartbeat);
       return undefined;
     }
-  }
-
-  function nextPositions(messages: readonly ReceivedMessage[]): Position[] {
-    const last = new Map<string, Position>();
-    for (const message of messages) {
-      last.set(`${message.topic}\u0000${message.partition}`, {
-        topic: message.topic,
-        partition: message.partition,
-        offset: (BigInt(message.offset) + 1n).toString(),
-      });
-    }
-    return [...last.values()];
+    return { message, envelope };
   }
 
   async function commit(positions: readonly Position[]): Promise<void> {
-    if (positions.length === 0 || !subscription) return;
+    // Past stop's deadline the member is gone: the abandoned work is redelivered from the last commit.
+    if (positions.length === 0 || !subscription || givingUp.signal.aborted) return;
     try {
-      // Past stop's deadline a commit stuck on an unreachable broker is abandoned (redelivery is safe).
       await untilAborted(subscription.commit(positions), givingUp.signal);
     } catch (error) {
       // A lost commit only means a redelivery, which the inbox absorbs.
-      logger.warn("offset commit failed; events will be redelivered and deduplicated", {
-        group,
-        error: String(error),
-      });
+      if (error instanceof StoppingError) return;
+      logger.warn("offset commit failed; events will be redelivered", { group, error: String(error) });
     }
   }
 
+  // An entry without item was dead-lettered or skipped: its offset is committed with the rest.
   const processor = options.batch
     ? new BatchProcessor<{ message: ReceivedMessage; item?: Item }>({
       maxSize: options.batch.maxSize,
       flushEveryMs: options.batch.flushEveryMs,
       write: async (entries) => {
         const items = entries.flatMap((entry) => entry.item ? [entry.item] : []);
-        if (items.length > 0) await apply(items, lastHeartbeat);
+        if (items.length > 0) await failures.apply(items, lastHeartbeat);
         await commit(nextPositions(entries.map((entry) => entry.message)));
       },
       onTimerError: (error) => {
@@ -223,65 +228,108 @@ export async function startConsumer<Tx extends { readonly inbox: InboxStore }>(
     subscription = member;
     lastHeartbeat = batch.heartbeat;
     const handled: ReceivedMessage[] = [];
-    for (const message of batch.messages) {
-      if (closing) break;
-      const item = await decode(message);
-      if (processor) {
-        await processor.add({ message, item });
-        continue;
+    const skipped = new Map<string, number>();
+    try {
+      for (const message of batch.messages) {
+        if (closing) break;
+        let item = await decode(message, batch.heartbeat);
+        if (item && !handlesType(options.handlers, item.envelope.eventType)) {
+          skipped.set(item.envelope.eventType, (skipped.get(item.envelope.eventType) ?? 0) + 1);
+          item = undefined;
+        }
+        if (processor) {
+          await processor.add({ message, item });
+          continue;
+        }
+        if (item) await failures.apply([item], batch.heartbeat);
+        handled.push(message);
       }
-      try {
-        if (item) await apply([item], batch.heartbeat);
-      } catch (error) {
-        if (error instanceof StoppingError) break;
-        throw error;
+    } catch (error) {
+      if (!(error instanceof StoppingError)) throw error;
+    } finally {
+      for (const [eventType, count] of skipped) {
+        logger.debug("events without a handler skipped", { group, eventType, count });
+        observer.skipped?.(group, eventType, count);
       }
-      handled.push(message);
     }
     if (!processor) await commit(nextPositions(handled));
     else if (options.batch?.flushOnDelivery && !closing) processor.kick();
   }
 
-  subscription = await options.subscriber.subscribe({ group, topics: options.topics, onBatch });
-  processor?.start();
-  logger.info("consumer started", { group, topics: options.topics, batched: Boolean(options.batch) });
+  let leaving: Promise<void> | undefined;
+  function leave(): Promise<void> {
+    leaving ??= (subscription?.close() ?? Promise.resolve()).catch((error) =>
+      logger.warn("leaving the group failed", { group, error: String(error) })
+    );
+    return leaving;
+  }
 
-  return {
-    async stop() {
-      closing = true;
-      if (processor) {
-        // The final flush gets a deadline: with the database down it would otherwise retry forever.
-        const deadline = setTimeout(() => {
-          stopping.abort();
-          givingUp.abort();
-        }, options.stopTimeoutMs ?? 10_000);
-        try {
-          await processor.stop();
-        } catch (error) {
+  async function finish(): Promise<void> {
+    if (processor) {
+      try {
+        await processor.stop();
+      } catch (error) {
+        if (!(error instanceof StoppingError)) {
           logger.warn("final flush failed; events will be redelivered", { group, error: String(error) });
-        } finally {
-          clearTimeout(deadline);
         }
       }
+    }
+    stopping.abort();
+    await leave();
+  }
+
+  async function stop(): Promise<void> {
+    closing = true;
+    // One by one, only the attempt in flight is finished; batched, the final flush may still retry, unless the
+    // group is paused: an outage does not end on cue.
+    if (!processor || pause.paused) stopping.abort();
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const deadline = new Promise<"late">((resolve) =>
+      timer = setTimeout(() => resolve("late"), stopTimeoutMs)
+    );
+    const outcome = await Promise.race([finish(), deadline]);
+    clearTimeout(timer);
+    if (outcome === "late") {
       stopping.abort();
-      const leaving = subscription?.close().catch((error) =>
-        logger.warn("leaving the group failed", { group, error: String(error) })
-      );
-      // Leaving the group is bounded too: with the broker gone it would retry for minutes.
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      await Promise.race([
-        leaving,
-        new Promise((resolve) =>
-          timer = setTimeout(() => {
-            givingUp.abort();
-            resolve(undefined);
-          }, options.stopTimeoutMs ?? 10_000)
-        ),
-      ]);
-      clearTimeout(timer);
-      logger.info("consumer stopped", { group });
-    },
+      givingUp.abort();
+      leave();
+      logger.warn("stop deadline passed; the work in flight is abandoned and will be redelivered", {
+        group,
+        stopTimeoutMs,
+      });
+    }
+    logger.info("consumer stopped", { group });
+  }
+
+  subscription = await options.subscriber.subscribe({ group, topics: options.topics, onBatch });
+  processor?.start();
+  logger.info(options.inbox ? "consumer started with the inbox" : "consumer started without an inbox", {
+    group,
+    topics: options.topics,
+    eventTypes: Object.keys(options.handlers),
+    inbox: options.inbox,
+    transaction: options.unitOfWork !== undefined,
+    batched: Boolean(options.batch),
+  });
+
+  let stopped: Promise<void> | undefined;
+  return {
+    stop: () => stopped ??= stop(),
+    status: () => pause.status(),
   };
+}
+
+/** The position after the last message of each partition. */
+function nextPositions(messages: readonly ReceivedMessage[]): Position[] {
+  const last = new Map<string, Position>();
+  for (const message of messages) {
+    last.set(`${message.topic}\u0000${message.partition}`, {
+      topic: message.topic,
+      partition: message.partition,
+      offset: (BigInt(message.offset) + 1n).toString(),
+    });
+  }
+  return [...last.values()];
 }
 
 /** Resolves with `promise`, or rejects once `signal` aborts. */

@@ -48,10 +48,13 @@ export type RetryOutcome<T> =
 export interface WithRetriesOptions {
   /** Errors that retrying cannot fix; they end the loop at once. */
   readonly isPermanent?: (error: unknown) => boolean;
-  /** Errors of the infrastructure (database down): retried without limit, since the message is not at fault. */
-  readonly isTransient?: (error: unknown) => boolean;
-  /** Called before each wait. */
-  readonly onRetry?: (error: unknown, retry: number, delayMs: number) => void;
+  /**
+   * Errors of the infrastructure (a database down or read-only, a table missing): retried without limit, the
+   * delay growing to the policy's maxDelayMs, since the message is not at fault. They do not use up maxRetries.
+   */
+  readonly isInfrastructure?: (error: unknown) => boolean;
+  /** Called before each wait, told whether the failure was the infrastructure's. */
+  readonly onRetry?: (error: unknown, retry: number, delayMs: number, infrastructure: boolean) => void;
   /** Stops waiting and returns the last failure when aborted. */
   readonly signal?: AbortSignal;
 }
@@ -63,16 +66,16 @@ export async function withRetries<T>(
   options: WithRetriesOptions = {},
 ): Promise<RetryOutcome<T>> {
   let retries = 0;
-  let transientRetries = 0;
+  let outageRetries = 0;
   for (let attempts = 1;; attempts++) {
     try {
       return { ok: true, value: await work(), attempts };
     } catch (error) {
       if (options.isPermanent?.(error) || options.signal?.aborted) return { ok: false, error, attempts };
-      const transient = options.isTransient?.(error) ?? false;
-      if (!transient && retries >= policy.maxRetries) return { ok: false, error, attempts };
-      const delay = backoffDelay(policy, transient ? ++transientRetries : ++retries);
-      options.onRetry?.(error, attempts, delay);
+      const infrastructure = options.isInfrastructure?.(error) ?? false;
+      if (!infrastructure && retries >= policy.maxRetries) return { ok: false, error, attempts };
+      const delay = backoffDelay(policy, infrastructure ? ++outageRetries : ++retries);
+      options.onRetry?.(error, attempts, delay, infrastructure);
       await sleep(delay, options.signal);
     }
   }

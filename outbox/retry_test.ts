@@ -111,31 +111,31 @@ Deno.test("a permanent error ends the retries at once", async () => {
   assert.equal(work.calls, 1);
 });
 
-Deno.test("transient errors are retried beyond maxRetries until the work succeeds", async () => {
-  // given work that fails 6 times with a transient error, then succeeds
+Deno.test("infrastructure errors are retried beyond maxRetries until the work succeeds", async () => {
+  // given work that fails 6 times with an infrastructure error, then succeeds
   class Down extends Error {}
   const work = failingThenOk(6, () => new Down("database down"));
 
-  // when it runs under a policy allowing 1 retry, with isTransient recognising the error
+  // when it runs under a policy allowing 1 retry, with isInfrastructure recognising the error
   const outcome = await withRetries({ ...fast, maxRetries: 1 }, work.work, {
-    isTransient: (error) => error instanceof Down,
+    isInfrastructure: (error) => error instanceof Down,
   });
 
   // then it keeps retrying and succeeds on the 7th attempt
   assert.deepEqual(outcome, { ok: true, value: "done", attempts: 7 });
 });
 
-Deno.test("transient retries do not use up the budget of ordinary retries", async () => {
-  // given work that fails 3 times transiently, then always with an ordinary error
+Deno.test("infrastructure retries do not use up the budget of ordinary retries", async () => {
+  // given work that fails 3 times on the infrastructure, then always with an ordinary error
   class Down extends Error {}
   const work = failingThenOk(Infinity, (n) => n <= 3 ? new Down("down") : new Error(`fail ${n}`));
 
   // when it runs under a policy of 1 retry
   const outcome = await withRetries({ ...fast, maxRetries: 1 }, work.work, {
-    isTransient: (error) => error instanceof Down,
+    isInfrastructure: (error) => error instanceof Down,
   });
 
-  // then after the 3 transient failures it still gets 1 ordinary retry: 5 attempts in all
+  // then after the 3 infrastructure failures it still gets 1 ordinary retry: 5 attempts in all
   assert.ok(!outcome.ok);
   assert.equal(outcome.attempts, 5);
   assert.equal((outcome.error as Error).message, "fail 5");
@@ -188,4 +188,21 @@ Deno.test("an already aborted signal stops after the first failure", async () =>
   assert.equal(outcome.ok, false);
   assert.equal(outcome.attempts, 1);
   assert.equal(work.calls, 1);
+});
+
+Deno.test("infrastructure retries wait at most maxDelayMs and are announced as such", async () => {
+  // given work that fails 5 times on the infrastructure, then succeeds, and a policy without ordinary retries
+  class Down extends Error {}
+  const work = failingThenOk(5, () => new Down("read-only"));
+  const seen: [number, boolean][] = [];
+
+  // when it runs with delays of 1, 2, 4... ms capped at 3 ms
+  const outcome = await withRetries({ ...fast, maxRetries: 0, maxDelayMs: 3 }, work.work, {
+    isInfrastructure: (error) => error instanceof Down,
+    onRetry: (_error, _retry, delayMs, infrastructure) => seen.push([delayMs, infrastructure]),
+  });
+
+  // then it succeeded, the delays stopped growing at the cap, and each retry was flagged as an outage's
+  assert.deepEqual(outcome, { ok: true, value: "done", attempts: 6 });
+  assert.deepEqual(seen, [[1, true], [2, true], [3, true], [3, true], [3, true]]);
 });

@@ -18,13 +18,37 @@ export interface SqlDatabase extends SqlClient {
   close(): Promise<void>;
 }
 
-/** SQLSTATE classes and network errors that mean "the database is unreachable", not "this data is bad". */
-export function isTransientDatabaseError(error: unknown): boolean {
-  if (!(error instanceof Error)) return false;
-  const code = (error as { code?: unknown }).code;
-  if (typeof code === "string") {
-    if (/^(08|53|57P|57014|55P03|40001|40P01)/.test(code)) return true;
-    if (/^(ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|CONNECT_TIMEOUT|CONNECTION_)/.test(code)) return true;
+// Node's socket errors, and postgres.js's own codes for a connection it could not open or lost.
+const connectionCodes =
+  /^(ECONNREFUSED|ECONNRESET|ECONNABORTED|ETIMEDOUT|EPIPE|EHOSTUNREACH|ENETUNREACH|EAI_AGAIN|CONNECT_TIMEOUT|CONNECTION_)/;
+// Deno's own socket errors, by class name.
+const connectionNames = new Set([
+  "ConnectionRefused",
+  "ConnectionReset",
+  "ConnectionAborted",
+  "BrokenPipe",
+  "TimedOut",
+  "NotConnected",
+]);
+const connectionMessages = /connection (terminated|ended|refused|closed)|ECONNREFUSED|ECONNRESET/i;
+
+/**
+ * Whether an error is the database's outage rather than the data's fault, for a consumer to pause on instead of
+ * dead-lettering: any SQLSTATE outside class 22 (data exception) and 23 (integrity constraint violation), e.g. a
+ * read-only database (25006), a failed login (28000, 28P01), a missing database or table (3D000, 42P01), a
+ * shutdown (57P01); and connection-level failures. Looks through `cause`, so a wrapped error keeps its class.
+ */
+export function isInfrastructureError(error: unknown): boolean {
+  let current = error;
+  for (let depth = 0; current instanceof Error && depth < 5; depth++) {
+    const code = "code" in current && typeof current.code === "string" ? current.code : "";
+    if (/^[0-9A-Z]{5}$/.test(code)) return !/^(22|23)/.test(code);
+    if (connectionCodes.test(code) || connectionNames.has(current.name)) return true;
+    if (connectionMessages.test(current.message)) return true;
+    current = current.cause;
   }
-  return /connection (terminated|ended|refused|closed)|ECONNREFUSED/i.test(error.message);
+  return false;
 }
+
+/** @deprecated Use `isInfrastructureError` (the same rule, under the name the consumer runtime uses). */
+export const isTransientDatabaseError: (error: unknown) => boolean = isInfrastructureError;

@@ -1,6 +1,7 @@
 /**
  * Contract of an event transport inside the whole pipeline (outbox → relay → transport → consumer runtime):
- * delivery, per-key order, dedupe, retries and dead letters, restart from the committed position.
+ * delivery, per-key order, dedupe, retries and dead letters, a pause (no dead letter) on a database outage,
+ * restart from the committed position.
  */
 import assert from "node:assert/strict";
 import {
@@ -8,12 +9,14 @@ import {
   PostgresOutboxSource,
   PostgresOutboxWriter,
 } from "../../adapters/postgres/outbox_store.ts";
-import type { SqlClient } from "../../adapters/postgres/sql_client.ts";
+import { isInfrastructureError, type SqlClient } from "../../adapters/postgres/sql_client.ts";
 import { sqlUnitOfWork } from "../../adapters/postgres/unit_of_work.ts";
+import type { UnitOfWork } from "../../application/ports.ts";
 import { envelopeHeaders } from "../../outbox/buckets.ts";
 import { startConsumer } from "../../outbox/consumer.ts";
 import { createEnvelope, type Envelope } from "../../outbox/envelope.ts";
 import type {
+  InboxStore,
   Publisher,
   ReceivedMessage,
   Subscriber,
@@ -21,14 +24,14 @@ import type {
   TransportMessage,
 } from "../../outbox/ports.ts";
 import { startRelay } from "../../outbox/relay.ts";
+import type { RetryPolicy } from "../../outbox/retry.ts";
 import { eventually, testLogger, uniqueId } from "../helpers.ts";
-import { fastRetry } from "../fixtures.ts";
 import type { TestDb } from "./adapters.ts";
 
 /** A database and a transport working together, as one deployment mode uses them. */
 export interface Stack {
   readonly db: TestDb;
-  readonly transport: Publisher & Subscriber & TopicAdmin;
+  readonly transport: Publisher & Subscriber & Pick<TopicAdmin, "ensure">;
   /** The relay may use more than one claim loop (false for a single-session database). */
   readonly concurrentRelay: boolean;
   close(): Promise<void>;
@@ -45,7 +48,7 @@ function message(
   payload: Payload,
 ): { envelope: Envelope<Payload>; wire: TransportMessage } {
   const envelope = createEnvelope({
-    eventType: "TestHappened",
+    eventType: testEventType,
     aggregateType: "test",
     aggregateId: key,
     payload,
@@ -73,11 +76,52 @@ async function readAll(stack: Stack, topic: string, count: number): Promise<Rece
   return messages;
 }
 
+/**
+ * Everything on `topic` (one partition) up to a marker published now: a positive signal that nothing else was
+ * there, instead of waiting for messages that should not come.
+ */
+async function readUpToMarker(stack: Stack, topic: string): Promise<ReceivedMessage[]> {
+  const marker = `marker-${uniqueId()}`;
+  await stack.transport.publish([{ topic, key: marker, value: marker, headers: {} }]);
+  const messages: ReceivedMessage[] = [];
+  const subscription = await stack.transport.subscribe({
+    group: `reader-${uniqueId()}`,
+    topics: [topic],
+    onBatch: (batch) => Promise.resolve(void messages.push(...batch.messages)),
+  });
+  try {
+    await eventually(() => Promise.resolve(messages), (got) => got.some((m) => m.key === marker), {
+      what: `the marker on ${topic}`,
+    });
+  } finally {
+    await subscription.close();
+  }
+  return messages.filter((m) => m.key !== marker);
+}
+
+/** The transaction of the test consumer: the inbox and the SQL client of its effect. */
+interface EffectTx {
+  readonly inbox: InboxStore;
+  readonly sql: SqlClient;
+}
+
+/** Retries fast enough for tests: 3 retries, 20 ms doubling. */
+const fastRetry: RetryPolicy = { maxRetries: 3, baseDelayMs: 20, factor: 2, maxDelayMs: 1000 };
+
+/** The neutral test event's type: the one the test consumer has a handler for. */
+const testEventType = "TestHappened";
+
 /** A consumer whose effect is a row in test_effects; it counts handler calls and throws on poison. */
 async function effectConsumer(
   stack: Stack,
   topic: string,
-  options: { group?: string; batch?: boolean; flushOnDelivery?: boolean } = {},
+  options: {
+    group?: string;
+    batch?: boolean;
+    flushOnDelivery?: boolean;
+    unitOfWork?: UnitOfWork<EffectTx>;
+    retry?: RetryPolicy;
+  } = {},
 ) {
   await stack.db.exec(
     "create table if not exists test_effects (event_id uuid not null, key text not null, seq int not null)",
@@ -88,28 +132,36 @@ async function effectConsumer(
     topics: [topic],
     subscriber: stack.transport,
     deadLetters: stack.transport,
-    unitOfWork: sqlUnitOfWork(stack.db, (tx: SqlClient) => ({ inbox: new PostgresInboxStore(tx), sql: tx })),
-    retry: fastRetry,
+    inbox: true,
+    unitOfWork: options.unitOfWork ?? effectUnitOfWork(stack),
+    retry: options.retry ?? fastRetry,
     batch: options.flushOnDelivery
       ? { maxSize: 100, flushEveryMs: 600_000, flushOnDelivery: true }
       : options.batch
       ? { maxSize: 100, flushEveryMs: 50 }
       : undefined,
+    isInfrastructure: isInfrastructureError,
     logger: testLogger,
-    handle: async (events, tx) => {
-      for (const event of events) {
-        calls.set(event.eventId, (calls.get(event.eventId) ?? 0) + 1);
-        const payload = event.payload as Payload;
-        if (payload.poison) throw new Error(`cannot apply event ${event.eventId}`);
-        await tx.sql.query("insert into test_effects (event_id, key, seq) values ($1, $2, $3)", [
-          event.eventId,
-          event.aggregateId,
-          payload.seq,
-        ]);
-      }
+    handlers: {
+      [testEventType]: async (events, tx) => {
+        for (const event of events) {
+          calls.set(event.eventId, (calls.get(event.eventId) ?? 0) + 1);
+          const payload = event.payload as Payload;
+          if (payload.poison) throw new Error(`cannot apply event ${event.eventId}`);
+          await tx.sql.query("insert into test_effects (event_id, key, seq) values ($1, $2, $3)", [
+            event.eventId,
+            event.aggregateId,
+            payload.seq,
+          ]);
+        }
+      },
     },
   });
-  return { calls, stop: () => consumer.stop() };
+  return { calls, stop: () => consumer.stop(), status: () => consumer.status() };
+}
+
+function effectUnitOfWork(stack: Stack): UnitOfWork<EffectTx> {
+  return sqlUnitOfWork(stack.db, (tx: SqlClient) => ({ inbox: new PostgresInboxStore(tx), sql: tx }));
 }
 
 const effects = (stack: Stack) =>
@@ -134,7 +186,12 @@ export function pipelineContract(name: string, open: () => Promise<Stack>): void
           new PostgresOutboxWriter(tx, { channel: `outbox_${stack.db.schema}` }).append(
             topic,
             ["k1", "k2", "k3", "k4"].map((key) =>
-              createEnvelope({ eventType: "T", aggregateType: "t", aggregateId: key, payload: { seq } })
+              createEnvelope({
+                eventType: testEventType,
+                aggregateType: "t",
+                aggregateId: key,
+                payload: { seq },
+              })
             ),
           )
         );
@@ -292,6 +349,75 @@ export function pipelineContract(name: string, open: () => Promise<Stack>): void
         } finally {
           await second.stop();
         }
+      } finally {
+        await stack.close();
+      }
+    });
+  }
+
+  for (const batch of [false, true]) {
+    Deno.test(`${name}: a read-only database pauses the consumer; nothing is dead-lettered, each effect lands once (${batch ? "batched" : "one by one"})`, async () => {
+      const stack = await open();
+      try {
+        const topic = await topicOf(stack, 1);
+        // Real SQLSTATE 25006 from the database: while `readOnly`, every transaction is read-only.
+        let readOnly = true;
+        let refused = 0;
+        const writable = effectUnitOfWork(stack);
+        const unitOfWork: UnitOfWork<EffectTx> = {
+          inTransaction: (work) =>
+            writable.inTransaction(async (tx) => {
+              if (!readOnly) return await work(tx);
+              await tx.sql.query("set transaction read only");
+              try {
+                return await work(tx);
+              } catch (error) {
+                refused++;
+                throw error;
+              }
+            }),
+        };
+        // Fast retries with a small cap: the outage is retried many times beyond maxRetries.
+        const retry: RetryPolicy = { maxRetries: 2, baseDelayMs: 10, factor: 2, maxDelayMs: 50 };
+        const consumer = await effectConsumer(stack, topic, { batch, unitOfWork, retry });
+        const sent: string[] = [];
+        const send = async (from: number) => {
+          const batchOf = Array.from({ length: 5 }, (_, i) => message(topic, `k${i % 2}`, { seq: from + i }));
+          await stack.transport.publish(batchOf.map((m) => m.wire));
+          sent.push(...batchOf.map((m) => m.envelope.eventId));
+        };
+        try {
+          await send(0);
+          await eventually(() => Promise.resolve(refused), (n) => n > 5 * (1 + retry.maxRetries), {
+            what: "the outage retried well past maxRetries",
+          });
+          await send(5);
+          // Events keep arriving while it lasts a few seconds more.
+          await new Promise((resolve) => setTimeout(resolve, 2_000));
+          await send(10);
+          await eventually(() => Promise.resolve(refused), (n) => n > 10 * (1 + retry.maxRetries), {
+            what: "more refused attempts",
+          });
+          const paused = consumer.status();
+          assert.equal(paused.paused, true);
+          assert.equal(paused.reason, "25006");
+          assert.equal((await effects(stack)).length, 0, "nothing applied while read-only");
+
+          readOnly = false;
+          const rows = await eventually(() => effects(stack), (r) => r.length >= sent.length, {
+            what: `${sent.length} effects after the recovery`,
+          });
+          assert.deepEqual(
+            rows.map((r) => r.event_id).toSorted(),
+            sent.toSorted(),
+            "each effect exactly once",
+          );
+          await eventually(() => Promise.resolve(consumer.status().paused), (p) => !p, { what: "resumed" });
+        } finally {
+          await consumer.stop();
+        }
+        assert.equal((await effects(stack)).length, sent.length, "still once each after the stop");
+        assert.deepEqual(await readUpToMarker(stack, `${topic}.dlq`), [], "nothing dead-lettered");
       } finally {
         await stack.close();
       }
