@@ -114,8 +114,10 @@ export interface TopicSpec {
   readonly configs?: Readonly<Record<string, string>>;
 }
 
-/** Creates topics: the project never relies on auto-creation. */
+/** Creates topics (the project never relies on auto-creation) and reads their retention. */
 export interface TopicAdmin {
   /** Creates each topic and its `<topic>.dlq` when missing; returns the names created. */
   ensure(specs: readonly TopicSpec[]): Promise<string[]>;
+  /** Each existing topic's retention.ms (null: kept forever); topics that do not exist are left out. */
+  retentionMs(topics: readonly string[]): Promise<Map<string, number | null>>;
 }

@@ -1,18 +1,36 @@
-/** The transport contract run against both Kafka adapters on the real broker. */
+/** The transport contract run against both Kafka adapters on the real broker, and the in-process transport. */
+import { InProcessTransport } from "../adapters/inprocess/transport.ts";
 import { KafkajsTransport, type KafkaSettings, KafkaTopics } from "../adapters/kafka/kafkajs.ts";
 import { PlatformaticTransport } from "../adapters/kafka/platformatic.ts";
 import type { Publisher, Subscriber } from "../outbox/ports.ts";
-import { transportContract, type TransportUnderTest } from "./contracts/transport_contract.ts";
-import { env, testLogger } from "./helpers.ts";
-import { InProcessTransport } from "../adapters/inprocess/transport.ts";
 import { openEmbedded } from "./contracts/adapters.ts";
+import {
+  type TopicLimits,
+  transportContract,
+  type TransportUnderTest,
+} from "./contracts/transport_contract.ts";
+import { env, testLogger } from "./helpers.ts";
 
-function kafkaUnderTest(transport: Publisher & Subscriber & { close(): Promise<void> }): TransportUnderTest {
+/** The limits as Kafka topic configs. */
+function topicConfigs(limits: TopicLimits): Record<string, string> {
+  const configs: Record<string, string> = {};
+  if (limits.maxMessageBytes !== undefined) configs["max.message.bytes"] = String(limits.maxMessageBytes);
+  if (limits.retentionMs !== undefined) configs["retention.ms"] = String(limits.retentionMs ?? -1);
+  return configs;
+}
+
+function kafkaUnderTest(
+  transport: Publisher & Subscriber & { close(): Promise<void> },
+  limits: TopicLimits,
+): TransportUnderTest {
+  const admin = new KafkaTopics({ brokers: env.brokers });
   return {
     publisher: transport,
     subscriber: transport,
+    admin,
     async createTopics(topics, partitions) {
-      await new KafkaTopics({ brokers: env.brokers }).ensure(topics.map((topic) => ({ topic, partitions })));
+      const configs = topicConfigs(limits);
+      await admin.ensure(topics.map((topic) => ({ topic, partitions, configs })));
     },
     close: () => transport.close(),
   };
@@ -20,15 +38,22 @@ function kafkaUnderTest(transport: Publisher & Subscriber & { close(): Promise<v
 
 const settings: KafkaSettings = { brokers: env.brokers, clientId: "transport-contract", logger: testLogger };
 
-transportContract("kafkajs", () => Promise.resolve(kafkaUnderTest(new KafkajsTransport(settings))));
-transportContract("platformatic", () => Promise.resolve(kafkaUnderTest(new PlatformaticTransport(settings))));
+transportContract(
+  "kafkajs",
+  (limits) => Promise.resolve(kafkaUnderTest(new KafkajsTransport(settings), limits)),
+);
+transportContract(
+  "platformatic",
+  (limits) => Promise.resolve(kafkaUnderTest(new PlatformaticTransport(settings), limits)),
+);
 
-transportContract("in-process on PGlite", async () => {
+transportContract("in-process on PGlite", async (limits) => {
   const db = await openEmbedded();
-  const transport = new InProcessTransport(db, { pollIntervalMs: 50 });
+  const transport = new InProcessTransport(db, { pollIntervalMs: 50, ...limits });
   return {
     publisher: transport,
     subscriber: transport,
+    admin: transport,
     async createTopics(topics, partitions) {
       await transport.ensure(topics.map((topic) => ({ topic, partitions })));
     },

@@ -7,6 +7,7 @@ import type { Logger } from "../../application/ports.ts";
 import { silentLogger } from "../../application/ports.ts";
 import { bucketOf } from "../../outbox/buckets.ts";
 import { deadLetterTopic } from "../../outbox/dead_letter.ts";
+import { MessageRejectedError } from "../../outbox/errors.ts";
 import type {
   Position,
   Publisher,
@@ -29,7 +30,27 @@ export interface InProcessTransportOptions {
   readonly batchSize?: number;
   /** Pause after a wake-up before reading, so a burst is read at once (default 5 ms). */
   readonly settleMs?: number;
+  /** Largest message accepted, key, value and headers in UTF-8 bytes (default 1 048 576, as Kafka's). */
+  readonly maxMessageBytes?: number;
+  /** How long messages are kept, as Kafka's retention.ms (default 7 days); null keeps them forever. */
+  readonly retentionMs?: number | null;
   readonly logger?: Logger;
+}
+
+const sevenDaysMs = 7 * 86_400_000;
+const utf8 = new TextEncoder();
+
+/** What a message weighs against the size limit: its key, value and headers in UTF-8 bytes. */
+function messageBytes(message: TransportMessage): number {
+  let bytes = utf8.encode(message.key).length + utf8.encode(message.value).length;
+  for (const [name, value] of Object.entries(message.headers)) {
+    bytes += utf8.encode(name).length + utf8.encode(value).length;
+  }
+  return bytes;
+}
+
+function partitionKey(topic: string, partition: number): string {
+  return `${topic}\u0000${partition}`;
 }
 
 interface MessageRow {
@@ -45,6 +66,8 @@ export class InProcessTransport implements Publisher, Subscriber, TopicAdmin {
   readonly #pollMs: number;
   readonly #batchSize: number;
   readonly #settleMs: number;
+  readonly #maxMessageBytes: number;
+  readonly #retentionMs: number | null;
   readonly #logger: Logger;
   readonly #partitions = new Map<string, number>();
   readonly #waiters = new Set<() => void>();
@@ -55,10 +78,16 @@ export class InProcessTransport implements Publisher, Subscriber, TopicAdmin {
     this.#pollMs = options.pollIntervalMs ?? 500;
     this.#batchSize = options.batchSize ?? 500;
     this.#settleMs = options.settleMs ?? 5;
+    this.#maxMessageBytes = options.maxMessageBytes ?? 1_048_576;
+    // Not `??`: null is a value here (kept forever).
+    this.#retentionMs = options.retentionMs === undefined ? sevenDaysMs : options.retentionMs;
     this.#logger = options.logger ?? silentLogger;
   }
 
-  /** Creates each topic and its `<topic>.dlq` when missing; returns the names created. */
+  /**
+   * Creates each topic and its `<topic>.dlq` when missing; returns the names created. Topic configs do not
+   * apply here: the size limit and the retention are the transport's options, the same for every topic.
+   */
   async ensure(specs: readonly TopicSpec[]): Promise<string[]> {
     const created: string[] = [];
     for (const spec of specs.flatMap((s) => [s, { ...s, topic: deadLetterTopic(s.topic) }])) {
@@ -72,6 +101,7 @@ export class InProcessTransport implements Publisher, Subscriber, TopicAdmin {
     return created;
   }
 
+  /** The topic's partition count; 0 when it does not exist (not remembered: it may be created later). */
   async #partitionCount(topic: string): Promise<number> {
     let count = this.#partitions.get(topic);
     if (count === undefined) {
@@ -79,21 +109,42 @@ export class InProcessTransport implements Publisher, Subscriber, TopicAdmin {
         "select count(*)::int as n from transport_partitions where topic = $1",
         [topic],
       );
-      if (row.n === 0) {
-        throw new Error(`unknown topic "${topic}": topics are created by the project (ensure)`);
-      }
+      if (row.n === 0) return 0;
       count = row.n;
       this.#partitions.set(topic, count);
     }
     return count;
   }
 
+  /**
+   * Writes the batch in one transaction, all of it or (on an error) nothing. A message over the size limit or
+   * for a topic that does not exist rejects the whole batch with MessageRejectedError before anything is written.
+   */
   async publish(messages: readonly TransportMessage[]): Promise<void> {
     if (messages.length === 0) return;
+    const nothingWritten = messages.length === 1
+      ? "nothing was written"
+      : `nothing of its batch of ${messages.length} was written`;
     const groups = new Map<string, { topic: string; partition: number; list: TransportMessage[] }>();
     for (const message of messages) {
-      const partition = bucketOf(message.key, await this.#partitionCount(message.topic));
-      const id = `${message.topic}\u0000${partition}`;
+      const count = await this.#partitionCount(message.topic);
+      if (count === 0) {
+        throw new MessageRejectedError(
+          "UNKNOWN_TOPIC_OR_PARTITION",
+          `UNKNOWN_TOPIC_OR_PARTITION: topic ${message.topic} does not exist (topics are created by the ` +
+            `project, never implicitly); ${nothingWritten}`,
+        );
+      }
+      const bytes = messageBytes(message);
+      if (bytes > this.#maxMessageBytes) {
+        throw new MessageRejectedError(
+          "MESSAGE_TOO_LARGE",
+          `MESSAGE_TOO_LARGE: a message of ${bytes} bytes (key, value and headers) to ${message.topic} ` +
+            `exceeds the limit of ${this.#maxMessageBytes} bytes; ${nothingWritten}`,
+        );
+      }
+      const partition = bucketOf(message.key, count);
+      const id = partitionKey(message.topic, partition);
       const group = groups.get(id) ?? { topic: message.topic, partition, list: [] };
       group.list.push(message);
       groups.set(id, group);
@@ -143,6 +194,9 @@ export class InProcessTransport implements Publisher, Subscriber, TopicAdmin {
     const partitions: { topic: string; partition: number }[] = [];
     for (const topic of options.topics) {
       const count = await this.#partitionCount(topic);
+      if (count === 0) {
+        throw new Error(`unknown topic "${topic}": topics are created by the project (ensure)`);
+      }
       for (let partition = 0; partition < count; partition++) partitions.push({ topic, partition });
     }
     const committed = await this.#db.query<{ topic: string; partition: number; next_offset: string }>(
@@ -151,22 +205,26 @@ export class InProcessTransport implements Publisher, Subscriber, TopicAdmin {
       [options.group, options.topics],
     );
     const fetchAt = new Map<string, bigint>(
-      committed.map((row) => [`${row.topic}\u0000${row.partition}`, BigInt(row.next_offset)]),
+      committed.map((row) => [partitionKey(row.topic, row.partition), BigInt(row.next_offset)]),
     );
+    const owned = new Set(partitions.map((p) => partitionKey(p.topic, p.partition)));
     const stopping = new AbortController();
     const db = this.#db;
     const subscription: Subscription = {
       async commit(positions: readonly Position[]) {
-        if (positions.length === 0) return;
+        // As a Kafka member: only the partitions it consumes, and a position never moves back (greatest).
+        const mine = positions.filter((p) => owned.has(partitionKey(p.topic, p.partition)));
+        if (mine.length === 0) return;
         await db.query(
           `insert into transport_positions (group_id, topic, partition, next_offset)
            select $1, t, p, o from unnest($2::text[], $3::int[], $4::bigint[]) as x(t, p, o)
-           on conflict (group_id, topic, partition) do update set next_offset = excluded.next_offset`,
+           on conflict (group_id, topic, partition)
+           do update set next_offset = greatest(transport_positions.next_offset, excluded.next_offset)`,
           [
             options.group,
-            positions.map((p) => p.topic),
-            positions.map((p) => p.partition),
-            positions.map((p) => p.offset),
+            mine.map((p) => p.topic),
+            mine.map((p) => p.partition),
+            mine.map((p) => p.offset),
           ],
         );
       },
@@ -197,7 +255,7 @@ export class InProcessTransport implements Publisher, Subscriber, TopicAdmin {
           [
             topic,
             numbers,
-            numbers.map((p) => (fetchAt.get(`${topic}\u0000${p}`) ?? 0n).toString()),
+            numbers.map((p) => (fetchAt.get(partitionKey(topic, p)) ?? 0n).toString()),
             this.#batchSize,
           ],
         );
@@ -218,7 +276,7 @@ export class InProcessTransport implements Publisher, Subscriber, TopicAdmin {
             { topic, partition, messages, heartbeat: () => Promise.resolve() },
             subscription,
           );
-          fetchAt.set(`${topic}\u0000${partition}`, BigInt(messages[messages.length - 1].offset) + 1n);
+          fetchAt.set(partitionKey(topic, partition), BigInt(messages[messages.length - 1].offset) + 1n);
           delivered += messages.length;
         }
       }
@@ -263,11 +321,23 @@ export class InProcessTransport implements Publisher, Subscriber, TopicAdmin {
     return rows.map((row) => ({ partition: row.partition, lag: Number(row.lag) }));
   }
 
+  /** Each existing topic's retention: the transport's `retentionMs` (null: kept forever); unknown topics left out. */
+  async retentionMs(topics: readonly string[]): Promise<Map<string, number | null>> {
+    const rows = await this.#db.query<{ topic: string }>(
+      "select distinct topic from transport_partitions where topic = any($1::text[])",
+      [[...topics]],
+    );
+    return new Map(rows.map((row) => [row.topic, this.#retentionMs]));
+  }
+
   /**
-   * Retention, as Kafka's `retention.ms`: deletes messages older than `olderThanMs`, except those a group that has
-   * a position on the partition has not consumed yet; returns how many.
+   * Retention, as Kafka's `retention.ms`: deletes messages older than `olderThanMs` (default: the transport's
+   * `retentionMs`; none when that is null), except those a group that has a position on the partition has not
+   * consumed yet; returns how many.
    */
-  async purge(olderThanMs: number): Promise<number> {
+  async purge(olderThanMs?: number): Promise<number> {
+    const age = olderThanMs ?? this.#retentionMs;
+    if (age === null) return 0;
     const rows = await this.#db.query<{ n: number }>(
       `with gone as (
          delete from transport_messages m
@@ -276,7 +346,7 @@ export class InProcessTransport implements Publisher, Subscriber, TopicAdmin {
                                       where p.topic = m.topic and p.partition = m.partition), m."offset" + 1)
          returning 1)
        select count(*)::int as n from gone`,
-      [olderThanMs / 1000],
+      [age / 1000],
     );
     return rows[0]?.n ?? 0;
   }

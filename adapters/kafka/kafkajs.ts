@@ -1,7 +1,15 @@
 /** The event transport on Apache Kafka through kafkajs: publisher, consumer groups, topic administration. */
 import { Buffer } from "node:buffer";
 import process from "node:process";
-import { type Admin, type Consumer, Kafka, logLevel, Partitioners, type Producer } from "kafkajs";
+import {
+  type Admin,
+  ConfigResourceTypes,
+  type Consumer,
+  Kafka,
+  logLevel,
+  Partitioners,
+  type Producer,
+} from "kafkajs";
 import type { Logger } from "../../application/ports.ts";
 import { silentLogger } from "../../application/ports.ts";
 import type {
@@ -16,6 +24,7 @@ import type {
   TransportMessage,
 } from "../../outbox/ports.ts";
 import { deadLetterTopic } from "../../outbox/dead_letter.ts";
+import { kafkajsRejection } from "./rejections.ts";
 
 /** Connection settings. */
 export interface KafkaSettings {
@@ -61,6 +70,54 @@ function kafkaClient(settings: KafkaSettings): Kafka {
       logger.debug("kafkajs", { namespace, message: log.message, error: log.error });
     },
   });
+}
+
+function partitionKey(topic: string, partition: number): string {
+  return `${topic}\u0000${partition}`;
+}
+
+/**
+ * What one member may commit: only partitions of its current assignment, and only beyond the group's
+ * position as far as it knows it, so a late commit never moves the position back. After every join kafkajs
+ * fetches from the group's committed offsets, so the first batch of a partition in the new assignment tells
+ * that position; until that batch, a commit of the partition can only come from work of an earlier
+ * assignment, which is delivered again anyway, so it is skipped.
+ */
+class CommitGate {
+  #assigned = new Set<string>();
+  /** Per partition: the group's committed offset as this member knows it since its last join. */
+  readonly #known = new Map<string, bigint>();
+
+  join(assignment: Readonly<Record<string, readonly number[]>>): void {
+    this.#assigned = new Set(
+      Object.entries(assignment).flatMap(([topic, partitions]) =>
+        partitions.map((p) => partitionKey(topic, p))
+      ),
+    );
+    this.#known.clear();
+  }
+
+  delivered(topic: string, partition: number, firstOffset: string | null): void {
+    const key = partitionKey(topic, partition);
+    if (firstOffset !== null && this.#assigned.has(key) && !this.#known.has(key)) {
+      this.#known.set(key, BigInt(firstOffset));
+    }
+  }
+
+  allowed(positions: readonly Position[]): Position[] {
+    return positions.filter((p) => {
+      const key = partitionKey(p.topic, p.partition);
+      const known = this.#known.get(key);
+      return this.#assigned.has(key) && known !== undefined && BigInt(p.offset) > known;
+    });
+  }
+
+  committed(positions: readonly Position[]): void {
+    for (const p of positions) {
+      const key = partitionKey(p.topic, p.partition);
+      if (this.#assigned.has(key)) this.#known.set(key, BigInt(p.offset));
+    }
+  }
 }
 
 /** The kafkajs transport: one producer shared by all publishes, one consumer per group. */
@@ -116,7 +173,18 @@ export class KafkajsTransport implements Publisher, Subscriber {
       // Only the producer this send used: another loop may already have replaced it with a healthy one.
       if (this.#producer === used) this.#producer = undefined;
       used.then((producer) => producer.disconnect()).catch(() => {});
-      throw error;
+      throw (await kafkajsRejection(error, messages, () => this.#listTopics())) ?? error;
+    }
+  }
+
+  /** The cluster's topics, to confirm a topic the producer found missing. */
+  async #listTopics(): Promise<string[]> {
+    const admin = this.#kafka.admin();
+    await admin.connect();
+    try {
+      return await admin.listTopics();
+    } finally {
+      await admin.disconnect().catch(() => {});
     }
   }
 
@@ -135,9 +203,11 @@ export class KafkajsTransport implements Publisher, Subscriber {
       },
     });
     this.#consumers.add(consumer);
+    const gate = new CommitGate();
     const joined = new Promise<void>((resolve) => {
       const timer = setTimeout(resolve, 30_000);
-      consumer.on(consumer.events.GROUP_JOIN, () => {
+      consumer.on(consumer.events.GROUP_JOIN, (event) => {
+        gate.join(event.payload.memberAssignment);
         clearTimeout(timer);
         resolve();
       });
@@ -148,9 +218,18 @@ export class KafkajsTransport implements Publisher, Subscriber {
         error: String(event.payload.error),
       });
     });
+    // One commit at a time, each checked when its turn comes: two in flight could land in the wrong order.
+    let commits: Promise<void> = Promise.resolve();
     const subscription: Subscription = {
-      commit: async (positions: readonly Position[]) => {
-        await consumer.commitOffsets(positions.map((p) => ({ ...p })));
+      commit: (positions: readonly Position[]) => {
+        const done = commits.then(async () => {
+          const allowed = gate.allowed(positions);
+          if (allowed.length === 0) return;
+          await consumer.commitOffsets(allowed.map((p) => ({ ...p })));
+          gate.committed(allowed);
+        });
+        commits = done.catch(() => {});
+        return done;
       },
       close: async () => {
         this.#consumers.delete(consumer);
@@ -164,6 +243,7 @@ export class KafkajsTransport implements Publisher, Subscriber {
       eachBatchAutoResolve: true,
       partitionsConsumedConcurrently: this.#settings.partitionsConsumedConcurrently ?? 4,
       eachBatch: async ({ batch, heartbeat }) => {
+        gate.delivered(batch.topic, batch.partition, batch.firstOffset());
         const messages: ReceivedMessage[] = batch.messages.map((message) => {
           const headers: Record<string, string> = {};
           for (const [name, value] of Object.entries(message.headers ?? {})) {
@@ -235,6 +315,33 @@ export class KafkaTopics implements TopicAdmin {
         })),
       });
       return missing.map((spec) => spec.topic);
+    });
+  }
+
+  /** retention.ms of each topic that exists (null: kept forever); topics the cluster lacks are left out. */
+  retentionMs(topics: readonly string[]): Promise<Map<string, number | null>> {
+    return this.#withAdmin(async (admin) => {
+      const retention = new Map<string, number | null>();
+      const existing = new Set(await admin.listTopics());
+      const wanted = [...new Set(topics)].filter((topic) => existing.has(topic));
+      if (wanted.length === 0) return retention;
+      const { resources } = await admin.describeConfigs({
+        includeSynonyms: false,
+        resources: wanted.map((name) => ({
+          type: ConfigResourceTypes.TOPIC,
+          name,
+          configNames: ["retention.ms"],
+        })),
+      });
+      for (const resource of resources) {
+        const value = resource.configEntries.find((entry) => entry.configName === "retention.ms")
+          ?.configValue;
+        // The broker always reports the effective value; -1 (any negative) means no time limit.
+        if (value !== undefined) {
+          retention.set(resource.resourceName, Number(value) < 0 ? null : Number(value));
+        }
+      }
+      return retention;
     });
   }
 
