@@ -20,3 +20,12 @@ export class MessageRejectedError extends Error {
 export class PermanentEventError extends Error {
   override readonly name = "PermanentEventError";
 }
+
+/** An event too large to append to the outbox: refused at write time, so the write fails and nothing commits. */
+export class EventTooLargeError extends Error {
+  override readonly name = "EventTooLargeError";
+
+  constructor(readonly eventType: string, readonly bytes: number, readonly maxBytes: number) {
+    super(`${eventType} is ${bytes} bytes; events are limited to ${maxBytes} bytes (OUTBOX_MAX_EVENT_BYTES)`);
+  }
+}

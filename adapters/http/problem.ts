@@ -1,6 +1,7 @@
 /** RFC 9457 problem details: every error the API returns has this shape. */
 import type { Context } from "hono";
 import { HTTPException } from "hono/http-exception";
+import { EventTooLargeError } from "../../outbox/errors.ts";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 
 /** A problem body. */
@@ -52,6 +53,18 @@ export function problemResponse(
         status: error.status,
       }),
       error.status,
+      { "content-type": "application/problem+json" },
+    );
+  }
+  if (error instanceof EventTooLargeError) {
+    return c.body(
+      JSON.stringify({
+        type: "urn:problem:event-too-large",
+        title: "event too large",
+        status: 413,
+        detail: error.message,
+      }),
+      413,
       { "content-type": "application/problem+json" },
     );
   }

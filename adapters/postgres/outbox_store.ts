@@ -1,6 +1,7 @@
 /** The outbox, inbox and relay source on PostgreSQL (server or PGlite): the same SQL for both. */
 import { bucketOf, defaultBucketCount, envelopeHeaders } from "../../outbox/buckets.ts";
 import type { Envelope } from "../../outbox/envelope.ts";
+import { EventTooLargeError } from "../../outbox/errors.ts";
 import type {
   InboxStore,
   OutboxRecord,
@@ -16,22 +17,37 @@ export interface OutboxSettings {
   readonly channel?: string;
   /** Number of key buckets (default 64). Change it only with an empty outbox. */
   readonly buckets?: number;
+  /** Largest event (key, value and headers, in UTF-8 bytes) a write may append (default 900 000). */
+  readonly maxEventBytes?: number;
 }
+
+const utf8 = new TextEncoder();
 
 /** Writes envelopes into the outbox table in the caller's transaction and notifies relays at commit. */
 export class PostgresOutboxWriter implements OutboxWriter {
   readonly #tx: SqlClient;
   readonly #channel: string;
   readonly #buckets: number;
+  readonly #maxEventBytes: number;
 
   constructor(tx: SqlClient, settings: OutboxSettings = {}) {
     this.#tx = tx;
     this.#channel = settings.channel ?? "outbox";
     this.#buckets = settings.buckets ?? defaultBucketCount;
+    this.#maxEventBytes = settings.maxEventBytes ?? 900_000;
   }
 
   async append(topic: string, events: readonly Envelope[]): Promise<void> {
     if (events.length === 0) return;
+    const values = events.map((event) => JSON.stringify(event));
+    const headers = events.map((event) => JSON.stringify(envelopeHeaders(event)));
+    // Refused here, at write time, rather than by the broker later: the writer can still tell its caller.
+    for (const [index, event] of events.entries()) {
+      const bytes = utf8.encode(event.aggregateId + values[index] + headers[index]).length;
+      if (bytes > this.#maxEventBytes) {
+        throw new EventTooLargeError(event.eventType, bytes, this.#maxEventBytes);
+      }
+    }
     // NOTIFY is delivered at commit, and not at all on rollback.
     await this.#tx.query(
       `with inserted as (
@@ -48,8 +64,8 @@ export class PostgresOutboxWriter implements OutboxWriter {
         events.map((event) => event.aggregateId),
         events.map((event) => event.eventId),
         events.map((event) => event.eventType),
-        events.map((event) => JSON.stringify(event)),
-        events.map((event) => JSON.stringify(envelopeHeaders(event))),
+        values,
+        headers,
         this.#channel,
       ],
     );

@@ -1,16 +1,12 @@
-/** Contract of the SQL adapters: unit of work with outbox and inbox, relay claims, like stores. */
+/** Contract of the SQL adapters of the platform: outbox writer, inbox, relay claims (a neutral test event). */
 import assert from "node:assert/strict";
 import {
   PostgresInboxStore,
   PostgresOutboxSource,
   PostgresOutboxWriter,
 } from "../../adapters/postgres/outbox_store.ts";
-import {
-  interactionUnitOfWork,
-  likeProjectionUnitOfWork,
-} from "../../adapters/postgres/interaction/unit_of_work.ts";
-import { PostgresLikeStore } from "../../adapters/postgres/interaction/like_store.ts";
 import { createEnvelope } from "../../outbox/envelope.ts";
+import { EventTooLargeError } from "../../outbox/errors.ts";
 import type { OutboxRecord } from "../../outbox/ports.ts";
 import type { OpenDb } from "./adapters.ts";
 
@@ -143,32 +139,71 @@ export function databaseContract(name: string, open: OpenDb, options: { exclusiv
     assert.deepEqual([...retried], [c], "a rolled-back effect can be applied on redelivery");
   });
 
-  Deno.test(`${name}: like rows and the count projection, with ids beyond 2^53`, async () => {
+  Deno.test(`${name}: an event over the size bound is refused at write time and nothing commits`, async () => {
     await using db = await open();
-    const big = { type: "video" as const, id: "9223372036854775807" };
-    const uow = interactionUnitOfWork(db);
-    assert.equal(await uow.inTransaction((tx) => tx.likes.add("1", big, new Date())), true);
-    assert.equal(await uow.inTransaction((tx) => tx.likes.add("1", big, new Date())), false);
-    const queries = new PostgresLikeStore(db);
-    assert.equal(await queries.isLiked("1", big), true);
-    const counts = await likeProjectionUnitOfWork(db).inTransaction((tx) =>
-      tx.likeCounts.apply([{ target: big, delta: 3 }, { target: { type: "comment", id: "5" }, delta: 1 }])
+    const big = createEnvelope({
+      eventType: "Counted",
+      aggregateType: "counter",
+      aggregateId: "k",
+      payload: { text: "x".repeat(5_000) },
+    });
+    await assert.rejects(
+      db.transaction((tx) =>
+        new PostgresOutboxWriter(tx, { maxEventBytes: 2_000 }).append("topic-a", [event("k", 1), big])
+      ),
+      (error: Error) => error instanceof EventTooLargeError && /limited to 2000 bytes/.test(error.message),
     );
-    assert.deepEqual(counts.find((c) => c.target.type === "video"), { target: big, count: 3 });
-    assert.equal(await queries.count(big), 3);
-    assert.deepEqual((await queries.topCounts(1))[0], { target: big, count: 3 });
-    await likeProjectionUnitOfWork(db).inTransaction((tx) =>
-      tx.likeCounts.apply([{ target: { type: "video", id: "6" }, delta: 9 }, {
-        target: { type: "video", id: "7" },
-        delta: 10,
-      }])
+    assert.deepEqual(await source(db).backlog(), { pending: 0, oldestAgeMs: 0, parked: 0 });
+    await db.transaction((tx) =>
+      new PostgresOutboxWriter(tx, { maxEventBytes: 2_000 }).append("topic-a", [event("k", 2)])
     );
-    assert.deepEqual(
-      (await queries.topCounts(2)).map((c) => c.count),
-      [10, 9],
-      "hottest first, compared as numbers",
-    );
-    assert.equal(await uow.inTransaction((tx) => tx.likes.remove("1", big)), true);
-    assert.equal(await queries.isLiked("1", big), false);
+    assert.equal((await source(db).backlog()).pending, 1, "an event under the bound is written");
   });
+
+  if (!options.exclusive) {
+    Deno.test(`${name}: a bucket claimed by one relay is not claimed by another until the first commits`, async () => {
+      await using db = await open();
+      await db.transaction((tx) =>
+        new PostgresOutboxWriter(tx).append("topic-a", [event("k", 1), event("k", 2)])
+      );
+      const first = source(db);
+      const second = source(db);
+      let release = () => {};
+      const held = new Promise<void>((resolve) => release = resolve);
+      let claimed: (rows: number) => void = () => {};
+      const firstClaimed = new Promise<number>((resolve) => claimed = resolve);
+
+      // given the first relay holding the key's bucket with a publish that waits
+      const draining = first.drain(10, async (rows) => {
+        claimed(rows.length);
+        await held;
+        return [];
+      });
+      assert.equal(await firstClaimed, 2);
+
+      try {
+        // when the second relay claims meanwhile, then it gets nothing of that key
+        const seen: OutboxRecord[] = [];
+        // Its publish refuses, so a claim that wrongly got the rows ends before touching the first claim's locks.
+        const got = await second.drain(10, (rows) => {
+          seen.push(...rows);
+          return Promise.reject(new Error("claimed rows of a held bucket"));
+        }).catch(() => -1);
+        assert.deepEqual(
+          seen.map((r) => JSON.parse(r.value).payload.seq),
+          [],
+          "the second relay saw held rows",
+        );
+        assert.equal(got, 0);
+      } finally {
+        // Released in any case: a claim left open would block dropping the schema.
+        release();
+      }
+      // and once the first commits, the key's next row goes to whoever claims next, after the first two
+      assert.equal(await draining, 2);
+      await db.transaction((tx) => new PostgresOutboxWriter(tx).append("topic-a", [event("k", 3)]));
+      const next = await drainAll(second);
+      assert.deepEqual(next.map((r) => JSON.parse(r.value).payload.seq), [3]);
+    });
+  }
 }
