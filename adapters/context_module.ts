@@ -11,10 +11,14 @@ import type { Clock, Logger, UnitOfWork } from "../application/ports.ts";
 import {
   type BatchHandler,
   type ConsumerObserver,
+  type ConsumerOptions,
+  type DirectConsumerOptions,
+  type InboxTx,
   type RunningConsumer,
   startConsumer,
+  type TransactionalConsumerOptions,
 } from "../outbox/consumer.ts";
-import type { InboxStore, Publisher, Subscriber } from "../outbox/ports.ts";
+import type { Publisher, Subscriber } from "../outbox/ports.ts";
 import type { RetryPolicy } from "../outbox/retry.ts";
 import type { OutboxSettings } from "./postgres/outbox_store.ts";
 import type { SqlDatabase } from "./postgres/sql_client.ts";
@@ -124,7 +128,7 @@ export type ConsumerGroupSpec<Tx> =
     readonly batched: boolean;
   }
   & (
-    | { readonly inbox: true; readonly unitOfWork: UnitOfWork<Tx & { readonly inbox: InboxStore }> }
+    | { readonly inbox: true; readonly unitOfWork: UnitOfWork<Tx & InboxTx> }
     /** No database effect to dedupe (a live push): effects must tolerate a redelivery. */
     | { readonly inbox: false; readonly unitOfWork?: UnitOfWork<Tx> }
   );
@@ -134,16 +138,41 @@ export function consumerGroup<Tx>(spec: ConsumerGroupSpec<Tx>): ConsumerGroup {
   return {
     name: spec.name,
     topics: spec.topics,
-    start: (runtime) =>
-      startConsumer(
-        {
-          ...runtime,
+    start: (runtime) => {
+      const settings = { ...runtime, batch: spec.batched ? runtime.batch : undefined };
+      if (spec.inbox) {
+        return startConsumer<Tx>({
+          ...settings,
+          inbox: true,
+          unitOfWork: spec.unitOfWork,
           handlers: spec.handlers,
-          batch: spec.batched ? runtime.batch : undefined,
-          ...(spec.inbox
-            ? { inbox: true, unitOfWork: spec.unitOfWork }
-            : { inbox: false, unitOfWork: spec.unitOfWork }),
-        } as Parameters<typeof startConsumer<Tx>>[0],
-      ),
+        });
+      }
+      return spec.unitOfWork
+        ? startConsumer<Tx>(transactional(settings, spec.unitOfWork, spec.handlers))
+        : startConsumer(directOptions(settings, spec.handlers));
+    },
   };
+}
+
+/** Options of a group without a unit of work: its handlers get no transaction. */
+function directOptions<Tx>(
+  settings: Omit<DirectConsumerOptions, "inbox" | "handlers">,
+  handlers: Readonly<Record<string, BatchHandler<Tx>>>,
+): DirectConsumerOptions {
+  return {
+    ...settings,
+    inbox: false,
+    handlers: handlers as Readonly<Record<string, BatchHandler<undefined>>>,
+  };
+}
+
+/** Options of a group with a unit of work and no inbox (`Tx` is generic here, so the union cannot narrow). */
+function transactional<Tx>(
+  settings: Omit<TransactionalConsumerOptions<Tx>, "inbox" | "handlers" | "unitOfWork">,
+  unitOfWork: UnitOfWork<Tx>,
+  handlers: Readonly<Record<string, BatchHandler<Tx>>>,
+): ConsumerOptions<Tx> {
+  const options: TransactionalConsumerOptions<Tx> = { ...settings, inbox: false, unitOfWork, handlers };
+  return options as ConsumerOptions<Tx>;
 }

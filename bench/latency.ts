@@ -10,10 +10,11 @@ import {
   interactionUnitOfWork,
   likeProjectionUnitOfWork,
 } from "../adapters/postgres/interaction/unit_of_work.ts";
-import { isTransientDatabaseError, type SqlClient } from "../adapters/postgres/sql_client.ts";
+import { isInfrastructureError, type SqlClient } from "../adapters/postgres/sql_client.ts";
 import { MemoryLikeCache } from "../adapters/memory/interaction/like_cache.ts";
 import { KafkajsTransport } from "../adapters/kafka/kafkajs.ts";
 import { setLike } from "../application/interaction/set_like.ts";
+import { likeEvent } from "../application/interaction/like_event.ts";
 import { projectLikeCounts } from "../application/interaction/project_like_counts.ts";
 import type { InteractionTx, LikeProjectionTx } from "../application/interaction/ports.ts";
 import { silentLogger, systemClock, type UnitOfWork } from "../application/ports.ts";
@@ -244,17 +245,20 @@ async function ourPipeline(variant: PipelineVariant, options: LatencyOptions): P
       sizes: [] as number[],
     };
     const projection = likeProjectionUnitOfWork(consumerDb);
-    const consumer = await startConsumer({
+    const consumer = await startConsumer<LikeProjectionTx>({
       group,
       topics: [topic],
-      handle: async (events: readonly Envelope[], tx) => {
-        stats.sizes.push(events.length);
-        const after = await project(events, tx);
-        return async () => {
-          const now = performance.now();
-          for (const event of events) if (!effects.has(event.eventId)) effects.set(event.eventId, now);
-          await after();
-        };
+      inbox: true,
+      handlers: {
+        [likeEvent.eventType]: async (events: readonly Envelope[], tx) => {
+          stats.sizes.push(events.length);
+          const after = await project(events, tx);
+          return async () => {
+            const now = performance.now();
+            for (const event of events) if (!effects.has(event.eventId)) effects.set(event.eventId, now);
+            await after();
+          };
+        },
       },
       subscriber: timedSubscriber(transport, stats),
       unitOfWork: {
@@ -270,7 +274,7 @@ async function ourPipeline(variant: PipelineVariant, options: LatencyOptions): P
       deadLetters: transport,
       retry: { maxRetries: 3, baseDelayMs: 20, factor: 2, maxDelayMs: 1000 },
       batch: batched ? { maxSize: 100, flushEveryMs: 10, flushOnDelivery: true } : undefined,
-      isTransient: isTransientDatabaseError,
+      isInfrastructure: isInfrastructureError,
       logger: silentLogger,
     });
     cleanup.push(async () => {

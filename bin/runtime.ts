@@ -179,8 +179,10 @@ export async function startConsumerGroups(
 ): Promise<RunningConsumer[]> {
   const { config, logger } = deps;
   const running: RunningConsumer[] = [];
+  const observer = deps.metrics.consumerObserver();
   for (const group of consumerGroupsOf(built)) {
     const name = prefixed(config, group.name);
+    observer.paused?.(name, false);
     running.push(
       await untilReady(`the broker (joining ${name})`, () =>
         group.start({
@@ -201,7 +203,7 @@ export async function startConsumerGroups(
           },
           isInfrastructure: isInfrastructureError,
           logger,
-          observer: deps.metrics.consumerObserver(),
+          observer,
           stopTimeoutMs: config.SHUTDOWN_TIMEOUT_MS,
         }), { logger, signal: deps.signal }),
     );

@@ -189,7 +189,7 @@ for (
       name: "DATABASE_URL, KAFKA_BROKERS and REDIS_URL: the real deployment in one process",
       kafka: true,
       redis: true,
-      extra: {},
+      extra: {} as Record<string, string>,
     },
   ]
 ) {

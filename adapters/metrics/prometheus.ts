@@ -10,7 +10,7 @@ export interface LagReader {
 
 /** Reads the outbox backlog. */
 export interface BacklogReader {
-  backlog(): Promise<{ pending: number; oldestAgeMs: number }>;
+  backlog(): Promise<{ pending: number; oldestAgeMs: number; parked: number }>;
 }
 
 const publishBuckets = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];
@@ -41,6 +41,11 @@ export class Metrics {
     help: "Relay claims that failed (rows stay in the outbox)",
     registers: [this.registry],
   });
+  readonly #parked = this.#counter(
+    "relay_events_parked_total",
+    "Outbox rows the broker refused for good, moved to outbox_dead_letters",
+    ["reason"],
+  );
   readonly #backoff = new client.Gauge({
     name: "relay_backoff_seconds",
     help: "Current backoff of the relay (0 when healthy)",
@@ -65,6 +70,17 @@ export class Metrics {
       "group",
       "topic",
     ]),
+    skipped: this.#counter(
+      "consumer_events_skipped_total",
+      "Events of a type the group has no handler for (skipped, never dead-lettered)",
+      ["group", "event_type"],
+    ),
+    paused: new client.Gauge({
+      name: "consumer_paused",
+      help: "1 while the group is paused on an outage of its dependencies (retrying, nothing dead-lettered)",
+      labelNames: ["group"],
+      registers: [this.registry],
+    }),
   };
   readonly #flushSize = new client.Histogram({
     name: "batch_processor_flush_size",
@@ -110,6 +126,7 @@ export class Metrics {
         this.#publishSeconds.observe(seconds);
       },
       failed: () => this.#relayErrors.inc(),
+      parked: (count, reason) => this.#parked.inc({ reason }, count),
       backoff: (delayMs) => this.#backoff.set(delayMs / 1000),
     };
   }
@@ -123,6 +140,8 @@ export class Metrics {
       failed: (group) => c.failed.inc({ group }),
       retried: (group) => c.retried.inc({ group }),
       deadLettered: (group, topic) => c.deadLettered.inc({ group, topic }),
+      skipped: (group, eventType, count) => c.skipped.inc({ group, event_type: eventType }, count),
+      paused: (group, paused) => c.paused.set({ group }, paused ? 1 : 0),
       flushed: (group, size, seconds) => {
         this.#flushSize.observe({ group }, size);
         this.#flushSeconds.observe({ group }, seconds);
@@ -139,10 +158,10 @@ export class Metrics {
 
   /** Outbox pending rows and oldest-row age, read at each scrape. */
   watchOutbox(reader: BacklogReader): void {
-    let last: Promise<{ pending: number; oldestAgeMs: number }> | undefined;
-    // Both gauges come from one query per scrape.
+    let last: Promise<{ pending: number; oldestAgeMs: number; parked: number }> | undefined;
+    // The gauges come from one query per scrape.
     const read = () => (last ??= reader.backlog()
-      .catch(() => ({ pending: Number.NaN, oldestAgeMs: Number.NaN }))
+      .catch(() => ({ pending: Number.NaN, oldestAgeMs: Number.NaN, parked: Number.NaN }))
       .finally(() => setTimeout(() => (last = undefined), 100)));
     new client.Gauge({
       name: "outbox_pending_rows",
@@ -158,6 +177,14 @@ export class Metrics {
       registers: [this.registry],
       async collect() {
         this.set((await read()).oldestAgeMs / 1000);
+      },
+    });
+    new client.Gauge({
+      name: "outbox_parked_rows",
+      help: "Outbox rows parked in outbox_dead_letters (refused by the broker; need an operator)",
+      registers: [this.registry],
+      async collect() {
+        this.set((await read()).parked);
       },
     });
   }

@@ -49,6 +49,3 @@ export function isInfrastructureError(error: unknown): boolean {
   }
   return false;
 }
-
-/** @deprecated Use `isInfrastructureError` (the same rule, under the name the consumer runtime uses). */
-export const isTransientDatabaseError: (error: unknown) => boolean = isInfrastructureError;
