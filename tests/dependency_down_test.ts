@@ -97,14 +97,6 @@ Deno.test("api, relay and worker started with PostgreSQL and Kafka unreachable w
       });
     }
     console.log(`  (like projected ${resumedSeconds.toFixed(1)} s after the broker answered)`);
-
-    // and no process died or saw an unhandled rejection, and each logged its waiting
-    const logs = await Promise.all(processes.map((p) => p.log()));
-    for (const [index, log] of logs.entries()) {
-      assert.doesNotMatch(log, /Uncaught|unhandled rejection/, `process ${index}:\n${log.slice(-2000)}`);
-    }
-    assert.match(logs[0], /waiting for PostgreSQL/);
-    assert.match(logs[2], /waiting for the broker/);
   } finally {
     const statuses = await Promise.all(processes.map((p) => p.stop("SIGTERM")));
     proxy.close();
