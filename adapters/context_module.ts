@@ -7,6 +7,7 @@
 import type { Hono } from "hono";
 import type { Redis } from "ioredis";
 import type { Registry } from "prom-client";
+import type { z } from "zod";
 import type { Clock, Logger, UnitOfWork } from "../application/ports.ts";
 import {
   type BatchHandler,
@@ -22,6 +23,7 @@ import type { Publisher, Subscriber } from "../outbox/ports.ts";
 import type { RetryPolicy } from "../outbox/retry.ts";
 import type { OutboxSettings } from "./postgres/outbox_store.ts";
 import type { SqlDatabase } from "./postgres/sql_client.ts";
+import { parseSettings } from "./settings.ts";
 
 /** A bounded context as the platform sees it. */
 export interface ContextModule {
@@ -31,11 +33,34 @@ export interface ContextModule {
   readonly migrations?: URL;
   /** Topics it publishes to; the platform creates them (and their `.dlq`) with the configured prefix. */
   readonly topics?: readonly ModuleTopic[];
+  /** Validates the context's own settings; returns one line per bad variable (empty when all are valid). */
+  checkSettings?(env: Readonly<Record<string, string | undefined>>): string[];
   /**
    * Builds the context's parts over the platform's infrastructure, once per process. It only constructs
    * objects (no I/O: that belongs in start-up hooks), so every process can build every module.
    */
   build(platform: Platform): ContextParts;
+}
+
+/**
+ * A module's settings check and build, with settings of its own read from environment variables through
+ * `schema` (validated at start, naming each bad variable, like the platform's configuration).
+ */
+export function withSettings<S>(
+  schema: z.ZodType<S>,
+  build: (platform: Platform, settings: S) => ContextParts,
+): Pick<ContextModule, "checkSettings" | "build"> {
+  return {
+    checkSettings: (env) => {
+      const parsed = parseSettings(schema, env);
+      return parsed.ok ? [] : parsed.problems;
+    },
+    build: (platform) => {
+      const parsed = parseSettings(schema, platform.env);
+      if (!parsed.ok) throw new Error(`invalid settings:\n${parsed.problems.join("\n")}`);
+      return build(platform, parsed.value);
+    },
+  };
 }
 
 /** A topic a context owns, by its base name (`interaction-events`). */
@@ -62,6 +87,10 @@ export interface Platform {
   topic(name: string): string;
   /** How many hot items a warm-up hook loads (CACHE_WARM_LIMIT). */
   readonly cacheWarmLimit: number;
+  /** The operator token (OPERATOR_TOKEN) guarding operator endpoints; undefined: they answer 403. */
+  readonly operatorToken?: string;
+  /** The environment, for the module's own settings (see `withSettings`). */
+  readonly env: Readonly<Record<string, string | undefined>>;
 }
 
 /** The running parts of a context. */
@@ -117,21 +146,36 @@ export interface ConsumerGroup {
   start(runtime: ConsumerRuntime): Promise<RunningConsumer>;
 }
 
-/** How a context declares a consumer group. */
+/** What every consumer group declares. */
+interface GroupDeclaration {
+  readonly name: string;
+  readonly topics: readonly string[];
+  /** Apply events in batches (the BatchProcessor; sizes from BATCH_SIZE / BATCH_FLUSH_MS) or one by one. */
+  readonly batched: boolean;
+}
+
+/**
+ * How a context declares a consumer group: effects by event type (events of other types are skipped and
+ * counted, never dead-lettered), with the inbox in a unit of work, in a unit of work without inbox, or — for
+ * an effect outside the database such as a live push — with neither (its handlers get no transaction, and must
+ * tolerate a redelivery).
+ */
 export type ConsumerGroupSpec<Tx> =
-  & {
-    readonly name: string;
-    readonly topics: readonly string[];
-    /** Effects by event type; events of other types are skipped and counted, never dead-lettered. */
+  | GroupDeclaration & {
+    readonly inbox: true;
+    readonly unitOfWork: UnitOfWork<Tx & InboxTx>;
     readonly handlers: Readonly<Record<string, BatchHandler<Tx>>>;
-    /** Apply events in batches (the BatchProcessor; sizes from BATCH_SIZE / BATCH_FLUSH_MS) or one by one. */
-    readonly batched: boolean;
   }
-  & (
-    | { readonly inbox: true; readonly unitOfWork: UnitOfWork<Tx & InboxTx> }
-    /** No database effect to dedupe (a live push): effects must tolerate a redelivery. */
-    | { readonly inbox: false; readonly unitOfWork?: UnitOfWork<Tx> }
-  );
+  | GroupDeclaration & {
+    readonly inbox: false;
+    readonly unitOfWork: UnitOfWork<Tx>;
+    readonly handlers: Readonly<Record<string, BatchHandler<Tx>>>;
+  }
+  | GroupDeclaration & {
+    readonly inbox: false;
+    readonly unitOfWork?: undefined;
+    readonly handlers: Readonly<Record<string, BatchHandler<undefined>>>;
+  };
 
 /** Declares a consumer group; retries, dead letters, error policy and metrics come from the platform. */
 export function consumerGroup<Tx>(spec: ConsumerGroupSpec<Tx>): ConsumerGroup {
@@ -148,22 +192,10 @@ export function consumerGroup<Tx>(spec: ConsumerGroupSpec<Tx>): ConsumerGroup {
           handlers: spec.handlers,
         });
       }
-      return spec.unitOfWork
-        ? startConsumer<Tx>(transactional(settings, spec.unitOfWork, spec.handlers))
-        : startConsumer(directOptions(settings, spec.handlers));
+      if (spec.unitOfWork) return startConsumer<Tx>(transactional(settings, spec.unitOfWork, spec.handlers));
+      const direct: DirectConsumerOptions = { ...settings, inbox: false, handlers: spec.handlers };
+      return startConsumer(direct);
     },
-  };
-}
-
-/** Options of a group without a unit of work: its handlers get no transaction. */
-function directOptions<Tx>(
-  settings: Omit<DirectConsumerOptions, "inbox" | "handlers">,
-  handlers: Readonly<Record<string, BatchHandler<Tx>>>,
-): DirectConsumerOptions {
-  return {
-    ...settings,
-    inbox: false,
-    handlers: handlers as Readonly<Record<string, BatchHandler<undefined>>>,
   };
 }
 

@@ -236,7 +236,7 @@ async function ourPipeline(variant: PipelineVariant, options: LatencyOptions): P
     const effects = new Map<string, number>();
     const onTopic = new Map<string, number>();
     const writeTimes: number[] = [];
-    const project = projectLikeCounts({ cache: new MemoryLikeCache(), logger: silentLogger });
+    const project = projectLikeCounts({ logger: silentLogger });
     const transport = await openTransport(client, "bench-consumer");
     const stats = {
       arrivals: new Map<string, number>(),
@@ -252,11 +252,11 @@ async function ourPipeline(variant: PipelineVariant, options: LatencyOptions): P
       handlers: {
         [likeEvent.eventType]: async (events: readonly Envelope[], tx) => {
           stats.sizes.push(events.length);
-          const after = await project(events, tx);
-          return async () => {
+          await project(events, tx);
+          return () => {
             const now = performance.now();
             for (const event of events) if (!effects.has(event.eventId)) effects.set(event.eventId, now);
-            await after();
+            return Promise.resolve();
           };
         },
       },

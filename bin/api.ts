@@ -6,7 +6,7 @@ import { PostgresOutboxSource } from "../adapters/postgres/outbox_store.ts";
 import type { SqlDatabase } from "../adapters/postgres/sql_client.ts";
 import {
   boot,
-  exitIfStopped,
+  failStart,
   openDatabase,
   openRedis,
   outboxSettings,
@@ -14,9 +14,17 @@ import {
   withDeadline,
 } from "./infrastructure.ts";
 import { modules } from "./modules.ts";
-import { buildModules, checkBucketCount, checksOf, routesOf, runStartHooks, startingApp } from "./runtime.ts";
+import {
+  buildModules,
+  checkBucketCount,
+  checksOf,
+  routesOf,
+  runStartHooks,
+  settingsProblems,
+  startingApp,
+} from "./runtime.ts";
 
-const { config, logger } = boot("api");
+const { config, logger } = boot("api", { settingsProblems: () => settingsProblems(modules) });
 const { signal, stopped } = shutdownSignal(logger);
 const metrics = new Metrics({ process: "api" });
 const redis = openRedis(config, logger);
@@ -49,7 +57,7 @@ try {
   });
   logger.info("api ready");
 } catch (error) {
-  exitIfStopped(signal, error);
+  failStart(signal, error, logger);
 }
 
 logger.info("stopping: draining requests", { signal: await stopped });

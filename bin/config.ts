@@ -1,10 +1,9 @@
 /** Configuration: read once from environment variables, validated, with defaults for a developer machine. */
 import { z } from "zod";
 import type { LogLevel } from "../adapters/log/logger.ts";
+import { boolSetting, intSetting, parseSettings, secretSetting } from "../adapters/settings.ts";
 
-const int = (fallback: number, min = 0, max = Number.MAX_SAFE_INTEGER) =>
-  z.string().regex(/^[0-9]+$/, "must be a whole number").transform(Number).pipe(z.number().min(min).max(max))
-    .default(fallback);
+const int = intSetting;
 const port = (fallback: number) => int(fallback, 0, 65535);
 
 /** A URL with one of `protocols`, with an example in the error. */
@@ -59,7 +58,7 @@ export const configSchema = z.object({
   RELAY_POLL_MS: int(1000, 10),
   BATCH_SIZE: int(100, 1),
   BATCH_FLUSH_MS: int(5000, 1),
-  BATCH_FLUSH_ON_DELIVERY: z.enum(["true", "false"]).transform((v) => v === "true").default(false),
+  BATCH_FLUSH_ON_DELIVERY: boolSetting(false),
   RETRY_MAX: int(3, 0),
   RETRY_BASE_MS: int(1000, 0),
   RETRY_FACTOR: z.string().regex(/^[0-9]+(\.[0-9]+)?$/, "must be a number").transform(Number).pipe(
@@ -70,6 +69,8 @@ export const configSchema = z.object({
   SHUTDOWN_TIMEOUT_MS: int(10_000, 0),
   DATA_DIR: z.string().min(1).default(".data"),
   CACHE_WARM_LIMIT: int(1000, 0),
+  /** Bearer token of the operator endpoints (consistency, cache); unset, they answer 403. */
+  OPERATOR_TOKEN: secretSetting(),
   LOG_LEVEL: z.enum(["debug", "info", "warn", "error"]).default("info"),
   LOG_FORMAT: z.enum(["json", "pretty"]).optional(),
 });
@@ -84,17 +85,9 @@ export class ConfigError extends Error {
 
 /** Reads and validates the environment; throws ConfigError naming every bad variable. */
 export function loadConfig(env: Record<string, string | undefined> = Deno.env.toObject()): Config {
-  const present = Object.fromEntries(
-    Object.entries(env).filter(([, value]) => value !== undefined && value !== ""),
-  );
-  const parsed = configSchema.safeParse(present);
-  if (!parsed.success) {
-    const lines = parsed.error.issues.map((issue) =>
-      `  ${issue.path.join(".")}=${JSON.stringify(present[String(issue.path[0])] ?? "")}: ${issue.message}`
-    );
-    throw new ConfigError(`invalid configuration:\n${lines.join("\n")}`);
-  }
-  return parsed.data as Config;
+  const parsed = parseSettings(configSchema, env);
+  if (!parsed.ok) throw new ConfigError(`invalid configuration:\n${parsed.problems.join("\n")}`);
+  return parsed.value as Config;
 }
 
 /** A topic or group name with the optional prefix that isolates environments sharing a cluster. */

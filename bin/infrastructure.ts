@@ -15,10 +15,15 @@ import { type Config, ConfigError, loadConfig } from "./config.ts";
  * Loads configuration and a logger for `process`; exits with the variable named on a bad value. A rejected
  * promise nobody awaited is logged, never fatal: an outage must not kill a process.
  */
-export function boot(process: string, options: { quiet?: boolean } = {}): { config: Config; logger: Logger } {
+export function boot(
+  process: string,
+  options: { quiet?: boolean; settingsProblems?: () => string[] } = {},
+): { config: Config; logger: Logger } {
   let config: Config;
   try {
     config = loadConfig();
+    const problems = options.settingsProblems?.() ?? [];
+    if (problems.length > 0) throw new ConfigError(`invalid configuration:\n${problems.join("\n")}`);
   } catch (error) {
     if (error instanceof ConfigError) {
       console.error(error.message);
@@ -155,10 +160,15 @@ export function shutdownSignal(logger: Logger): { signal: AbortSignal; stopped: 
   return { signal: controller.signal, stopped };
 }
 
-/** Exits quietly when start-up was cut short by a stop signal; rethrows anything else. */
-export function exitIfStopped(signal: AbortSignal, error: unknown): never {
+/**
+ * Ends a start-up that failed: quietly (0) when a stop signal cut it short, otherwise with the error printed
+ * and code 1 — never a process left running half started and reporting ready.
+ */
+export function failStart(signal: AbortSignal, error: unknown, logger: Logger): never {
   if (signal.aborted) Deno.exit(0);
-  throw error;
+  logger.error("start-up failed", { error: describe(error) });
+  console.error(`✗ ${error instanceof Error ? error.message : String(error)}`);
+  Deno.exit(error instanceof StartRefusedError || error instanceof SettingMismatchError ? 2 : 1);
 }
 
 /** Waits for `work` at most `ms`; past it logs `what` and resolves anyway. */

@@ -2,9 +2,9 @@
 import { migrate } from "../adapters/postgres/migrate.ts";
 import { boot, kafkaAdmin, openDatabase } from "./infrastructure.ts";
 import { modules } from "./modules.ts";
-import { ensureTopics, migrationScopes, recordBucketCount } from "./runtime.ts";
+import { ensureTopics, migrationScopes, recordBucketCount, settingsProblems } from "./runtime.ts";
 
-const { config, logger } = boot("migrate");
+const { config, logger } = boot("migrate", { settingsProblems: () => settingsProblems(modules) });
 const db = await openDatabase(config, logger);
 try {
   const applied = await migrate(

@@ -5,7 +5,7 @@ import type { SqlDatabase } from "../adapters/postgres/sql_client.ts";
 import type { RunningRelay } from "../outbox/relay.ts";
 import {
   boot,
-  exitIfStopped,
+  failStart,
   kafkaAdmin,
   kafkaTransport,
   openDatabase,
@@ -18,11 +18,12 @@ import {
   checkBucketCount,
   ensureTopics,
   serveOps,
+  settingsProblems,
   startRelayLoops,
   subscriptionsOf,
 } from "./runtime.ts";
 
-const { config, logger } = boot("relay");
+const { config, logger } = boot("relay", { settingsProblems: () => settingsProblems(modules) });
 const { signal, stopped } = shutdownSignal(logger);
 const metrics = new Metrics({ process: "relay" });
 const transport = kafkaTransport(config, logger);
@@ -56,7 +57,7 @@ try {
   metrics.watchOutbox(running.source);
   metrics.watchLag(admin, subscriptionsOf(built, config));
 } catch (error) {
-  exitIfStopped(signal, error);
+  failStart(signal, error, logger);
 }
 
 logger.info("stopping: finishing the batches in flight", { signal: await stopped });

@@ -26,9 +26,17 @@ export interface BuiltModule {
 /** Builds every module over this process's infrastructure. */
 export function buildModules(
   modules: readonly ContextModule[],
-  deps: { db: SqlDatabase; redis?: Redis; config: Config; logger: Logger; metrics: Metrics },
+  deps: {
+    db: SqlDatabase;
+    redis?: Redis;
+    config: Config;
+    logger: Logger;
+    metrics: Metrics;
+    env?: Readonly<Record<string, string | undefined>>;
+  },
 ): BuiltModule[] {
   const { config } = deps;
+  const env = deps.env ?? Deno.env.toObject();
   return modules.map((module) => ({
     module,
     parts: module.build({
@@ -40,8 +48,18 @@ export function buildModules(
       metrics: deps.metrics.registry,
       topic: (name) => prefixed(config, name),
       cacheWarmLimit: config.CACHE_WARM_LIMIT,
+      operatorToken: config.OPERATOR_TOKEN,
+      env,
     }),
   }));
+}
+
+/** Every bad setting of the modules, one line each (empty when all are valid). */
+export function settingsProblems(
+  modules: readonly ContextModule[],
+  env: Readonly<Record<string, string | undefined>> = Deno.env.toObject(),
+): string[] {
+  return modules.flatMap((module) => module.checkSettings?.(env) ?? []);
 }
 
 /** The migration scopes of the modules. */
@@ -303,7 +321,7 @@ export async function startRelayLoops(
 ): Promise<{ relay: RunningRelay; source: PostgresOutboxSource }> {
   const { config } = deps;
   const source = new PostgresOutboxSource(deps.db, { ...outboxSettings(config), exclusive: deps.exclusive });
-  await source.listen();
+  await untilReady("PostgreSQL (listening for commits)", () => source.listen(), { logger: deps.logger });
   const relay = startRelay({
     source,
     publisher: deps.publisher,

@@ -19,7 +19,7 @@ import type { RunningConsumer } from "../outbox/consumer.ts";
 import type { Publisher, Subscriber, TopicAdmin } from "../outbox/ports.ts";
 import {
   boot,
-  exitIfStopped,
+  failStart,
   kafkaAdmin,
   kafkaTransport,
   openDatabase,
@@ -43,6 +43,7 @@ import {
   recordBucketCount,
   routesOf,
   runStartHooks,
+  settingsProblems,
   startConsumerGroups,
   startingApp,
   startJobs,
@@ -51,7 +52,7 @@ import {
 } from "./runtime.ts";
 
 const started = performance.now();
-const { config, logger } = boot("start", { quiet: true });
+const { config, logger } = boot("start", { quiet: true, settingsProblems: () => settingsProblems(modules) });
 const { signal, stopped } = shutdownSignal(logger);
 const real = {
   database: Boolean(Deno.env.get("DATABASE_URL")),
@@ -193,18 +194,20 @@ try {
     jobs.stop();
     await relay.stop();
     await source.close();
-    for (const consumer of consumers) await consumer.stop();
+    // In parallel: each stop has its own deadline, and they must not add up.
+    await Promise.all(consumers.map((consumer) => consumer.stop()));
     await withDeadline("closing the transport", transport.close(), config.SHUTDOWN_TIMEOUT_MS, logger);
   };
   const url = `http://${config.HOST}:${server.addr.port}`;
   say(`✓ ready in ${Math.round(performance.now() - started)} ms: ${url}`);
   for (const example of examplesOf(built)) say(`  try: ${example.replaceAll("{url}", url)}`);
 } catch (error) {
+  // A data folder in use is refused with code 1 (a second start), as before.
   if (error instanceof StartRefusedError) {
     console.error(`✗ ${error.message}`);
     Deno.exit(1);
   }
-  exitIfStopped(signal, error);
+  failStart(signal, error, logger);
 }
 
 say(`stopping (${await stopped}): finishing requests, the relay batch and the consumer buffers`);

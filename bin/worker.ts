@@ -5,7 +5,7 @@ import type { SqlDatabase } from "../adapters/postgres/sql_client.ts";
 import type { RunningConsumer } from "../outbox/consumer.ts";
 import {
   boot,
-  exitIfStopped,
+  failStart,
   kafkaAdmin,
   kafkaTransport,
   openDatabase,
@@ -25,12 +25,13 @@ import {
   jobsOf,
   platformJobs,
   serveOps,
+  settingsProblems,
   startConsumerGroups,
   startJobs,
   subscriptionsOf,
 } from "./runtime.ts";
 
-const { config, logger } = boot("worker");
+const { config, logger } = boot("worker", { settingsProblems: () => settingsProblems(modules) });
 const { signal, stopped } = shutdownSignal(logger);
 const metrics = new Metrics({ process: "worker" });
 const redis = openRedis(config, logger);
@@ -63,12 +64,13 @@ try {
   jobs = startJobs([...platformJobs(db, config), ...jobsOf(built)], { lock: new RedisLock(redis), logger });
   logger.info("worker ready", { groups: consumers.length });
 } catch (error) {
-  exitIfStopped(signal, error);
+  failStart(signal, error, logger);
 }
 
 logger.info("stopping: flushing and committing", { signal: await stopped });
 jobs?.stop();
-for (const consumer of consumers) await consumer.stop();
+// In parallel: each stop has its own deadline, and they must not add up.
+await Promise.all(consumers.map((consumer) => consumer.stop()));
 await ops.shutdown();
 await withDeadline("closing the Kafka client", transport.close(), config.SHUTDOWN_TIMEOUT_MS, logger);
 redis.disconnect();

@@ -106,3 +106,35 @@ Deno.test("api, relay and worker started with PostgreSQL and Kafka unreachable w
     }
   }
 });
+
+Deno.test("a process configured with another bucket count than the database recorded exits, naming both values", async () => {
+  // given a database migrated with 64 buckets
+  await using db = await testDatabase();
+
+  // when a relay starts with OUTBOX_BUCKETS=128
+  const relay = spawnProcess("relay", {
+    DATABASE_SCHEMA: db.schema,
+    KAFKA_BROKERS: env.brokers.join(","),
+    OUTBOX_BUCKETS: "128",
+    METRICS_PORT: String(freePort()),
+  });
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const status = await Promise.race([
+    relay.child.status,
+    new Promise<Deno.CommandStatus>((_, reject) =>
+      timer = setTimeout(
+        () => reject(new Error("the relay kept running with a mismatched bucket count")),
+        60_000,
+      )
+    ),
+  ]).finally(async () => {
+    clearTimeout(timer);
+    await relay.stop("SIGKILL");
+  });
+
+  // then it exits with code 2 and says which values disagree, instead of running half started
+  assert.equal(status.code, 2);
+  const log = await relay.log();
+  assert.match(log, /OUTBOX_BUCKETS=128/);
+  assert.match(log, /bucket count 64/);
+});

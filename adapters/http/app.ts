@@ -43,7 +43,7 @@ export async function readiness(checks: Readonly<Record<string, ReadinessCheck>>
         ]);
         return [name, { status: "up", latencyMs: Math.round(performance.now() - started) }] as const;
       } catch (error) {
-        logger?.warn("readiness check failed", { check: name, error: String(error) });
+        logger?.debug("readiness check failed", { check: name, error: String(error) });
         return [name, { status: "down", latencyMs: Math.round(performance.now() - started) }] as const;
       } finally {
         clearTimeout(timer);

@@ -32,8 +32,14 @@ export async function connectPostgres(url: string, options: PostgresOptions = {}
     connection: { search_path: schema, application_name: "outbox-platform" },
     connect_timeout: 10,
   });
-  if (schema !== "public") await sql.unsafe(`create schema if not exists ${schema}`);
-  else await sql`select 1`;
+  try {
+    if (schema !== "public") await sql.unsafe(`create schema if not exists ${schema}`);
+    else await sql`select 1`;
+  } catch (error) {
+    // A pool whose first statement failed is closed, so a caller retrying does not leak one pool per attempt.
+    await sql.end({ timeout: 1 }).catch(() => {});
+    throw error;
+  }
   return {
     query: client(sql).query,
     transaction: (work) => sql.begin((tx) => work(client(tx))) as Promise<never>,

@@ -1,11 +1,11 @@
 /** HTTP routes of likes: `/videos/:id/likes`, `/comments/:id/likes`, and the seed-style `POST /likes`. */
-import { Hono } from "hono";
+import { type Context, Hono } from "hono";
 import { z } from "zod";
 import {
   LikeAction,
   type LikeActionCode,
   type LikeTarget,
-  parseTargetType,
+  type TargetType,
   targetTypes,
 } from "../../../domain/interaction/like.ts";
 import { parseId } from "../../../domain/shared/id.ts";
@@ -24,16 +24,7 @@ const likeBody = z.object({
   action: z.union([z.literal(LikeAction.like), z.literal(LikeAction.unlike)]),
 }).strict();
 
-function targetFrom(rawType: string, rawId: unknown): LikeTarget {
-  const type = parseTargetType(rawType);
-  if (!type) {
-    problem(
-      404,
-      "unknown-target-type",
-      "unknown target type",
-      `"${rawType}" cannot be liked; use videos or comments`,
-    );
-  }
+function targetFrom(type: TargetType, rawId: unknown): LikeTarget {
   const id = parseId(rawId);
   if (!id) {
     problem(400, "invalid-id", "invalid id", `${type} id must be a positive 64-bit integer, got "${rawId}"`);
@@ -45,19 +36,23 @@ function targetFrom(rawType: string, rawId: unknown): LikeTarget {
 export function likeRoutes(deps: LikeRoutesDeps): Hono {
   const app = new Hono();
 
-  const change = (action: LikeActionCode) => async (c: import("hono").Context) => {
-    const userId = currentUser(c);
-    const target = targetFrom(c.req.param("targetType")!, c.req.param("targetId"));
-    const result = await setLike(deps, { userId, target, action, headers: traceHeaders(c) });
-    return c.json({ ...result, target });
-  };
-
-  app.get("/:targetType/:targetId/likes", async (c) => {
-    const target = targetFrom(c.req.param("targetType"), c.req.param("targetId"));
-    return c.json(await getLikeStatus(deps, { target, userId: optionalUser(c) }));
-  });
-  app.post("/:targetType/:targetId/likes", change(LikeAction.like));
-  app.delete("/:targetType/:targetId/likes", change(LikeAction.unlike));
+  // Only the documented paths, one per target type (`/videos/:id/likes`, `/comments/:id/likes`): another
+  // word, a singular one included, is an unknown route (404).
+  for (const type of targetTypes) {
+    const path = `/${type}s/:targetId/likes`;
+    const change = (action: LikeActionCode) => async (c: Context) => {
+      const userId = currentUser(c);
+      const target = targetFrom(type, c.req.param("targetId"));
+      const result = await setLike(deps, { userId, target, action, headers: traceHeaders(c) });
+      return c.json({ ...result, target });
+    };
+    app.get(path, async (c) => {
+      const target = targetFrom(type, c.req.param("targetId"));
+      return c.json(await getLikeStatus(deps, { target, userId: optionalUser(c) }));
+    });
+    app.post(path, change(LikeAction.like));
+    app.delete(path, change(LikeAction.unlike));
+  }
 
   app.post("/likes", async (c) => {
     const userId = currentUser(c);
