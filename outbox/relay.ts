@@ -86,6 +86,20 @@ export function startRelay(options: RelayOptions): RunningRelay {
     } catch (error) {
       if (!(error instanceof MessageRejectedError)) throw error;
       if (rows.length === 1) return [{ id: rows[0].id, reason: error.reason, error: error.message }];
+      const topics = [...new Set(rows.map((row) => row.topic))];
+      if (topics.length > 1) {
+        // Topic by topic first (a key lives on one topic, so its order holds): a missing topic then costs one
+        // refused publish for all its rows instead of one per row.
+        const refused: RejectedRow[] = [];
+        for (const topic of topics) {
+          refused.push(...await publishSplitting(rows.filter((r) => r.topic === topic)));
+        }
+        return refused;
+      }
+      if (error.reason === "UNKNOWN_TOPIC_OR_PARTITION") {
+        // Every row of a missing topic is refused alike: no need to find them one by one.
+        return rows.map((row) => ({ id: row.id, reason: error.reason, error: error.message }));
+      }
       const middle = Math.ceil(rows.length / 2);
       const first = await publishSplitting(rows.slice(0, middle));
       return [...first, ...await publishSplitting(rows.slice(middle))];

@@ -15,12 +15,12 @@ class MemoryOutbox implements OutboxSource {
   claiming = 0;
   #next = 1;
 
-  add(key: string, count: number, value?: string): void {
+  add(key: string, count: number, value?: string, topic = "t"): void {
     for (let i = 0; i < count; i++) {
       const id = String(this.#next++);
       this.rows.push({
         id,
-        topic: "t",
+        topic,
         key,
         value: value ?? id,
         headers: { "event-id": `event-${id}` },
@@ -263,4 +263,36 @@ Deno.test("stop returns past its deadline while a publish hangs, and the hung ba
   await until(() => outbox.claiming === 0); // the abandoned claim ends: rolled back, its locks released
   assert.equal(outbox.rows.length, 3, "the abandoned claim changed nothing");
   assert.equal(outbox.parked.length, 0);
+});
+
+Deno.test("rows of a missing topic are parked together, in one refused publish; other topics flow", async () => {
+  // given rows of a topic that exists and of one that does not, interleaved in one claim
+  const outbox = new MemoryOutbox();
+  outbox.add("a", 2, undefined, "present");
+  outbox.add("b", 3, undefined, "missing");
+  outbox.add("c", 2, undefined, "present");
+  const published: TransportMessage[] = [];
+  const attempts: string[][] = [];
+  const publisher: Publisher = {
+    publish(messages) {
+      attempts.push([...new Set(messages.map((m) => m.topic))]);
+      if (messages.some((m) => m.topic === "missing")) {
+        return Promise.reject(
+          new MessageRejectedError("UNKNOWN_TOPIC_OR_PARTITION", "Unknown topic missing"),
+        );
+      }
+      published.push(...messages);
+      return Promise.resolve();
+    },
+  };
+
+  // when the relay drains them
+  const relay = startRelay({ source: outbox, publisher, concurrency: 1 });
+  await until(() => outbox.rows.length === 0);
+  await relay.stop();
+
+  // then the missing topic's three rows are parked after one attempt of their own, the others published
+  assert.deepEqual(outbox.parked.map((p) => p.row.key), ["b", "b", "b"]);
+  assert.equal(attempts.filter((topics) => topics.length === 1 && topics[0] === "missing").length, 1);
+  assert.deepEqual(published.map((m) => m.key), ["a", "a", "c", "c"]);
 });
