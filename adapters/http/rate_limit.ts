@@ -108,7 +108,7 @@ export const writeMethods: readonly string[] = ["POST", "PUT", "PATCH", "DELETE"
 /** Middleware refusing writes over the limiter's budget with a 429 problem and `Retry-After` (whole seconds). */
 export function rateLimit(options: RateLimitOptions): MiddlewareHandler {
   const { limiter, logger, key = optionalUser } = options;
-  const methods = new Set((writeMethods).map((method) => method.toUpperCase()));
+  const methods = new Set((options.methods ?? writeMethods).map((method) => method.toUpperCase()));
   let failing = false;
   return async (c, next) => {
     const subject = methods.has(c.req.method) ? key(c) : undefined;
