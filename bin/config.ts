@@ -64,7 +64,8 @@ export const configSchema = z.object({
   RETRY_FACTOR: z.string().regex(/^[0-9]+(\.[0-9]+)?$/, "must be a number").transform(Number).pipe(
     z.number().min(1),
   ).default(2),
-  INBOX_RETENTION_HOURS: int(168, 1),
+  /** At least the topics' retention plus their segment time (TOPIC_RETENTION_HOURS + 24 with our topics). */
+  INBOX_RETENTION_HOURS: int(192, 1),
   /** How long a stop waits for the work in flight before abandoning it (a second signal exits at once). */
   SHUTDOWN_TIMEOUT_MS: int(10_000, 0),
   DATA_DIR: z.string().min(1).default(".data"),

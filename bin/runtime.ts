@@ -76,7 +76,12 @@ export function topicSpecs(modules: readonly ContextModule[], config: Config): T
       topic: prefixed(config, topic.name),
       partitions: topic.partitions ?? config.TOPIC_PARTITIONS,
       replicationFactor: config.TOPIC_REPLICATION_FACTOR,
-      configs: { "retention.ms": String(config.TOPIC_RETENTION_HOURS * 3_600_000), ...topic.configs },
+      configs: {
+        "retention.ms": String(config.TOPIC_RETENTION_HOURS * 3_600_000),
+        // Segments of a day: a message then lives at most retention + 1 day (Kafka deletes whole segments).
+        "segment.ms": String(86_400_000),
+        ...topic.configs,
+      },
     }))
   );
 }

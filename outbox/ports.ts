@@ -118,6 +118,9 @@ export interface TopicSpec {
 export interface TopicAdmin {
   /** Creates each topic and its `<topic>.dlq` when missing; returns the names created. */
   ensure(specs: readonly TopicSpec[]): Promise<string[]>;
-  /** Each existing topic's retention.ms (null: kept forever); topics that do not exist are left out. */
+  /**
+   * How long a message of each existing topic may stay readable, in milliseconds (Kafka: retention.ms plus
+   * segment.ms, since a segment is deleted whole; null: kept forever); topics that do not exist are left out.
+   */
   retentionMs(topics: readonly string[]): Promise<Map<string, number | null>>;
 }

@@ -33,7 +33,11 @@ export async function testDatabase(options: { max?: number } = {}): Promise<
 export async function testTopics(partitions: number, ...base: string[]): Promise<string[]> {
   const prefix = `t${uniqueId()}`;
   const topics = base.map((name) => `${prefix}.${name}`);
-  await new KafkaTopics({ brokers: env.brokers }).ensure(topics.map((topic) => ({ topic, partitions })));
+  // The configs the project gives its own topics (bin/runtime.ts topicSpecs), so workers accept them.
+  const configs = { "retention.ms": String(168 * 3_600_000), "segment.ms": String(86_400_000) };
+  await new KafkaTopics({ brokers: env.brokers }).ensure(
+    topics.map((topic) => ({ topic, partitions, configs })),
+  );
   return topics;
 }
 

@@ -330,16 +330,22 @@ export class KafkaTopics implements TopicAdmin {
         resources: wanted.map((name) => ({
           type: ConfigResourceTypes.TOPIC,
           name,
-          configNames: ["retention.ms"],
+          configNames: ["retention.ms", "segment.ms", "cleanup.policy"],
         })),
       });
       for (const resource of resources) {
-        const value = resource.configEntries.find((entry) => entry.configName === "retention.ms")
-          ?.configValue;
-        // The broker always reports the effective value; -1 (any negative) means no time limit.
-        if (value !== undefined) {
-          retention.set(resource.resourceName, Number(value) < 0 ? null : Number(value));
-        }
+        const config = (name: string) =>
+          resource.configEntries.find((entry) => entry.configName === name)?.configValue;
+        const [retentionMs, segmentMs, policy] = [
+          config("retention.ms"),
+          config("segment.ms"),
+          config("cleanup.policy"),
+        ];
+        if (retentionMs === undefined) continue;
+        // -1 (any negative) means no time limit, and a compacted topic keeps a key's last message forever. Else a
+        // message lives until its whole segment is past retention.ms: up to retention.ms + segment.ms.
+        const forever = Number(retentionMs) < 0 || !(policy ?? "delete").split(",").includes("delete");
+        retention.set(resource.resourceName, forever ? null : Number(retentionMs) + Number(segmentMs ?? 0));
       }
       return retention;
     });
