@@ -3,7 +3,7 @@ import { InProcessTransport } from "../adapters/inprocess/transport.ts";
 import { KafkajsTransport, type KafkaSettings, KafkaTopics } from "../adapters/kafka/kafkajs.ts";
 import { PlatformaticTransport } from "../adapters/kafka/platformatic.ts";
 import type { Publisher, Subscriber } from "../outbox/ports.ts";
-import { openEmbedded } from "./contracts/adapters.ts";
+import { openEmbedded, openPostgres, type TestDb } from "./contracts/adapters.ts";
 import {
   type TopicLimits,
   transportContract,
@@ -16,6 +16,8 @@ function topicConfigs(limits: TopicLimits): Record<string, string> {
   const configs: Record<string, string> = {};
   if (limits.maxMessageBytes !== undefined) configs["max.message.bytes"] = String(limits.maxMessageBytes);
   if (limits.retentionMs !== undefined) configs["retention.ms"] = String(limits.retentionMs ?? -1);
+  // Segments of 10 minutes: a message lives up to retention.ms + segment.ms, which retentionMs reports.
+  if (limits.retentionMs !== undefined) configs["segment.ms"] = "600000";
   return configs;
 }
 
@@ -47,8 +49,12 @@ transportContract(
   (limits) => Promise.resolve(kafkaUnderTest(new PlatformaticTransport(settings), limits)),
 );
 
-transportContract("in-process on PGlite", async (limits) => {
-  const db = await openEmbedded();
+/** The in-process transport on a database of its own; `dispose` ends what the test opened around it. */
+function inProcessUnderTest(
+  db: TestDb,
+  limits: TopicLimits,
+  dispose: () => Promise<void>,
+): TransportUnderTest {
   const transport = new InProcessTransport(db, { pollIntervalMs: 50, ...limits });
   return {
     publisher: transport,
@@ -57,6 +63,23 @@ transportContract("in-process on PGlite", async (limits) => {
     async createTopics(topics, partitions) {
       await transport.ensure(topics.map((topic) => ({ topic, partitions })));
     },
-    close: () => transport.close(),
+    async close() {
+      try {
+        await transport.close();
+      } finally {
+        await dispose();
+      }
+    },
   };
+}
+
+transportContract("in-process on PGlite", async (limits) => {
+  const db = await openEmbedded();
+  return inProcessUnderTest(db, limits, () => db[Symbol.asyncDispose]());
+});
+
+// What `deno task start` uses with only DATABASE_URL set: the log in PostgreSQL, a schema of its own per test.
+transportContract("in-process on PostgreSQL", async (limits) => {
+  const db = await openPostgres();
+  return inProcessUnderTest(db, limits, () => db[Symbol.asyncDispose]());
 });

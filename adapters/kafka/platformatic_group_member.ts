@@ -261,6 +261,10 @@ export class GroupMember implements Subscription {
 
   #assign(assignments: readonly { topic: string; partitions: number[] }[]): void {
     this.#assigned = new Set(assignments.flatMap((a) => a.partitions.map((p) => partitionKey(a.topic, p))));
+    // What this member knew of the group's positions is stale after a (re)join: another member may have
+    // committed further meanwhile. Each position is learnt again from the first message delivered (a joined
+    // member reads from the committed offset), and until then no commit of the partition goes out.
+    this.#committed.clear();
     // Revoked partitions belong to another member now: what was queued for them is its to deliver. The queue
     // itself stays, so that if the partition comes back while a batch of it is in flight, that batch's task
     // still is the only one delivering the partition.
@@ -283,6 +287,7 @@ export class GroupMember implements Subscription {
       this.#queues.set(key, queue);
     }
     if (message.offset < queue.next) return;
+    if (!this.#committed.has(key)) this.#committed.set(key, message.offset);
     queue.next = message.offset + 1n;
     queue.messages.push(received(message));
     this.#buffered++;
@@ -383,7 +388,9 @@ export class GroupMember implements Subscription {
     const offsets = [];
     for (const { topic, partition, offset } of positions) {
       const key = partitionKey(topic, partition);
-      if (offset <= (this.#committed.get(key) ?? -1n)) continue;
+      const known = this.#committed.get(key);
+      // Unknown since the last join (nothing delivered yet), or not past it: a late commit of an old batch.
+      if (known === undefined || offset <= known) continue;
       if (!this.#assigned.has(key)) {
         // A revoked partition's position is the new owner's to commit; it redelivers from its own position.
         this.#logger.debug("commit of a revoked partition skipped", {
