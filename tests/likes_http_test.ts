@@ -20,7 +20,14 @@ Deno.test("bad like requests get a 4xx problem body and change nothing", async (
       path: "/photos/1/likes",
       init: { method: "POST", headers: { "x-user-id": "1" } },
       status: 404,
-      type: "urn:problem:unknown-target-type",
+      type: "urn:problem:not-found",
+    },
+    {
+      name: "singular word: only the documented paths exist",
+      path: "/video/1/likes",
+      init: { method: "POST", headers: { "x-user-id": "1" } },
+      status: 404,
+      type: "urn:problem:not-found",
     },
     {
       name: "non-numeric id",

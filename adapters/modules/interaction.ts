@@ -3,11 +3,14 @@
  * the `interaction-events` topic, the like routes, the `like-persistence-group` projection and the cache
  * warm-up.
  */
+import { Hono } from "hono";
 import { projectLikeCounts } from "../../application/interaction/project_like_counts.ts";
 import { likeEvent } from "../../application/interaction/like_event.ts";
-import { warmLikeCache } from "../../application/interaction/warm_like_cache.ts";
+import { LikeCacheWarmer } from "../../application/interaction/warm_like_cache.ts";
 import { consumerGroup, type ContextModule } from "../context_module.ts";
+import { cacheRoutes } from "../http/interaction/cache_routes.ts";
 import { likeRoutes } from "../http/interaction/like_routes.ts";
+import { requireOperator } from "../http/operator.ts";
 import { MemoryLikeCache } from "../memory/interaction/like_cache.ts";
 import { PostgresLikeStore } from "../postgres/interaction/like_store.ts";
 import { interactionUnitOfWork, likeProjectionUnitOfWork } from "../postgres/interaction/unit_of_work.ts";
@@ -23,9 +26,15 @@ export const interactionModule: ContextModule = {
   build(platform) {
     const { db, logger } = platform;
     const cache = platform.redis ? new RedisLikeCache(platform.redis) : new MemoryLikeCache();
+    const backend = platform.redis ? "Redis" : "memory";
     const queries = new PostgresLikeStore(db);
+    const warmer = new LikeCacheWarmer({ queries, cache, clock: platform.clock }, platform.cacheWarmLimit);
+    const operator = requireOperator(platform.operatorToken);
     return {
       routes: [{
+        path: "/cache",
+        app: new Hono().use(operator).route("/", cacheRoutes({ cache, warmer })),
+      }, {
         path: "/",
         app: likeRoutes({
           unitOfWork: interactionUnitOfWork(db, platform.outbox),
@@ -39,7 +48,7 @@ export const interactionModule: ContextModule = {
       consumers: [consumerGroup({
         name: "like-persistence-group",
         topics: [topic],
-        handlers: { [likeEvent.eventType]: projectLikeCounts({ cache, logger }) },
+        handlers: { [likeEvent.eventType]: projectLikeCounts({ logger }) },
         batched: true,
         inbox: true,
         unitOfWork: likeProjectionUnitOfWork(db),
@@ -47,9 +56,12 @@ export const interactionModule: ContextModule = {
       examples: [
         "curl -X POST {url}/videos/42/likes -H 'X-User-Id: 7' && curl {url}/videos/42/likes -H 'X-User-Id: 7'",
       ],
-      onStart: [async () => {
-        const warmed = await warmLikeCache({ queries, cache }, platform.cacheWarmLimit);
-        return `${warmed} like counts warmed into the ${platform.redis ? "Redis" : "memory"} cache`;
+      // In the background: the process is ready at once, and GET /cache/stats shows the warm-up's progress.
+      onStart: [() => {
+        warmer.run().then((status) => logger.info("like cache warm-up", { ...status }));
+        return Promise.resolve(
+          `like cache warm-up of ${platform.cacheWarmLimit} hot targets started (${backend})`,
+        );
       }],
     };
   },

@@ -1,5 +1,5 @@
 /** Query: a target's like count and whether the current user likes it; cache first, database on a miss. */
-import type { LikeTarget } from "../../domain/interaction/like.ts";
+import { type LikeTarget, targetKey } from "../../domain/interaction/like.ts";
 import type { Logger } from "../ports.ts";
 import type { LikeCache, LikeQueries } from "./ports.ts";
 
@@ -16,7 +16,10 @@ export interface LikeStatus {
   readonly liked: boolean;
 }
 
-/** Reads from the cache; on a miss or a cache failure reads the database and fills the cache. */
+/**
+ * Reads from the cache; on a miss or a cache failure reads the source of truth (the like rows, not the lagging
+ * projection) and fills the cache, so a read after a like or unlike always includes it.
+ */
 export async function getLikeStatus(
   deps: GetLikeStatusDeps,
   request: { readonly target: LikeTarget; readonly userId?: string },
@@ -30,19 +33,25 @@ export async function getLikeStatus(
       return undefined;
     }
   };
-  const fill = (write: () => Promise<void>) =>
-    write().catch((error) => deps.logger.warn("like cache fill failed", { error: String(error) }));
+  const countNow = async () => {
+    const read = (targets: readonly LikeTarget[]) => deps.queries.countLikes(targets);
+    try {
+      return (await deps.cache.fillCounts([target], read)).get(targetKey(target)) ?? 0;
+    } catch (error) {
+      deps.logger.warn("like cache fill failed; reading the database", { error: String(error) });
+      return (await read([target])).get(targetKey(target)) ?? 0;
+    }
+  };
 
-  let count = await cached(() => deps.cache.count(target));
-  if (count === undefined) {
-    count = await deps.queries.count(target);
-    await fill(() => deps.cache.setCounts([{ target, count: count! }]));
-  }
+  const count = (await cached(() => deps.cache.count(target))) ?? await countNow();
   if (userId === undefined) return { count, liked: false };
   let liked = await cached(() => deps.cache.likedBy(userId, target));
   if (liked === undefined) {
-    liked = await deps.queries.isLiked(userId, target);
-    await fill(() => deps.cache.setLiked(userId, target, liked!));
+    const fromDatabase = await deps.queries.isLiked(userId, target);
+    liked = fromDatabase;
+    await deps.cache.fillLiked(userId, target, fromDatabase).catch((error) =>
+      deps.logger.warn("like cache fill failed", { error: String(error) })
+    );
   }
   return { count, liked };
 }

@@ -31,9 +31,16 @@ export interface SetLikeResult {
   readonly eventId?: string;
 }
 
-/** Likes or unlikes; a repeated like or unlike changes nothing and records no event. */
+/**
+ * Likes or unlikes; a repeated like or unlike changes nothing and records no event. The cache holds the change
+ * before this returns, so the user's next read includes it.
+ */
 export async function setLike(deps: SetLikeDeps, request: SetLikeRequest): Promise<SetLikeResult> {
   const { userId, target, action } = request;
+  const version = await deps.cache.beginChange(target).catch((error) => {
+    deps.logger.warn("like cache unavailable before a change", { target, error: String(error) });
+    return undefined;
+  });
   const outcome = await handleCommand(deps.unitOfWork, {
     decider: likeDecider,
     load: async (tx) => ({ liked: await tx.likes.isLiked(userId, target) }),
@@ -44,15 +51,13 @@ export async function setLike(deps: SetLikeDeps, request: SetLikeRequest): Promi
     toEnvelopes: (events) => events.map((event) => likeEnvelope(event, request.headers)),
   }, { userId, target, action, at: deps.clock.now() });
   const [envelope] = outcome.ok ? outcome.envelopes : [];
-  const result: SetLikeResult = envelope
-    ? { liked: outcome.state.liked, changed: true, eventId: envelope.eventId }
-    : { liked: outcome.state.liked, changed: false };
+  const liked = outcome.state.liked;
   try {
-    const delta = result.changed ? (result.liked ? 1 : -1) : undefined;
-    await deps.cache.setLiked(userId, target, result.liked, delta);
+    if (envelope) await deps.cache.commitChange({ userId, target, liked, delta: liked ? 1 : -1, version });
+    else await deps.cache.fillLiked(userId, target, liked);
   } catch (error) {
-    // The database has the truth; a cache write lost here is repaired by the next read miss or projection.
+    // The database has the truth; a cache write lost here is repaired by the consistency check (and the TTL).
     deps.logger.warn("like cache update failed", { userId, target, error: String(error) });
   }
-  return result;
+  return envelope ? { liked, changed: true, eventId: envelope.eventId } : { liked, changed: false };
 }

@@ -36,13 +36,6 @@ export interface SetLikeCommand {
   readonly at: Date;
 }
 
-/** Maps a route or body word ("video", "videos", "comment", "comments") to a target type. */
-export function parseTargetType(raw: unknown): TargetType | undefined {
-  if (typeof raw !== "string") return undefined;
-  const singular = raw.endsWith("s") ? raw.slice(0, -1) : raw;
-  return (targetTypes as readonly string[]).includes(singular) ? singular as TargetType : undefined;
-}
-
 /** Whether the user likes the target: the state the like decider works on. */
 export interface LikeState {
   readonly liked: boolean;

@@ -8,7 +8,6 @@ import {
   likeDecider,
   type LikeTarget,
   type LikeToggled,
-  parseTargetType,
   type SetLikeCommand,
   targetKey,
 } from "./like.ts";
@@ -23,23 +22,6 @@ const removed: LikeToggled = { ...added, type: "LikeRemoved", action: LikeAction
 function command(action: LikeActionCode, target: LikeTarget = video42): SetLikeCommand {
   return { userId: "7", target, action, at };
 }
-
-Deno.test("parseTargetType maps singular and plural words to a target type", () => {
-  // given the route and body words
-  // when they are parsed, then each maps to its singular type
-  assert.equal(parseTargetType("video"), "video");
-  assert.equal(parseTargetType("videos"), "video");
-  assert.equal(parseTargetType("comment"), "comment");
-  assert.equal(parseTargetType("comments"), "comment");
-});
-
-Deno.test("parseTargetType rejects unknown words and non-strings", () => {
-  // given words and values that name no target type
-  // when they are parsed, then none is accepted
-  for (const raw of ["user", "users", "", "s", "videoss", "Video", "VIDEOS", 1, null, undefined, ["video"]]) {
-    assert.equal(parseTargetType(raw), undefined, `parseTargetType(${JSON.stringify(raw)})`);
-  }
-});
 
 Deno.test("likeDecider: liking a target not liked yet records a LikeAdded with action 1", () => {
   given([]).when(command(LikeAction.like)).then([

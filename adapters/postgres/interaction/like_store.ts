@@ -1,5 +1,5 @@
 /** Likes and like counts on PostgreSQL (server or PGlite). */
-import type { CountDelta, LikeTarget } from "../../../domain/interaction/like.ts";
+import { type CountDelta, type LikeTarget, targetKey } from "../../../domain/interaction/like.ts";
 import type {
   LikeCountStore,
   LikeQueries,
@@ -47,6 +47,30 @@ export class PostgresLikeStore implements LikeRepository, LikeQueries {
       [target.type, target.id],
     );
     return rows.length > 0 ? Number(rows[0].count) : 0;
+  }
+
+  async countLikes(targets: readonly LikeTarget[]): Promise<Map<string, number>> {
+    const counts = new Map(targets.map((target) => [targetKey(target), 0]));
+    if (targets.length === 0) return counts;
+    // The like rows' primary key starts with (target_type, target_id): an index-only count per target.
+    const rows = await this.#sql.query<{ target_type: string; target_id: string; n: number }>(
+      `select t.target_type, t.target_id::text as target_id,
+              (select count(*)::int from likes l where l.target_type = t.target_type and l.target_id = t.target_id) as n
+       from unnest($1::text[], $2::bigint[]) as t(target_type, target_id)`,
+      [targets.map((t) => t.type), targets.map((t) => t.id)],
+    );
+    for (const row of rows) counts.set(`${row.target_type}:${row.target_id}`, row.n);
+    return counts;
+  }
+
+  async likedAmong(target: LikeTarget, userIds: readonly string[]): Promise<Set<string>> {
+    if (userIds.length === 0) return new Set();
+    const rows = await this.#sql.query<{ user_id: string }>(
+      `select user_id::text as user_id from likes
+       where target_type = $1 and target_id = $2 and user_id = any($3::bigint[])`,
+      [target.type, target.id, userIds],
+    );
+    return new Set(rows.map((row) => row.user_id));
   }
 
   async topCounts(limit: number): Promise<TargetCount[]> {
