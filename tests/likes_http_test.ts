@@ -204,3 +204,38 @@ Deno.test("a valid traceparent travels into the event; an oversized X-Request-Id
   assert.equal(envelope.headers.traceparent, traceparent);
   assert.equal(envelope.headers["x-request-id"], answeredId);
 });
+
+Deno.test("a read right after a like or unlike includes it, with a cold and with a warm cache", async () => {
+  await using db = await testDatabase();
+  await using api = likesApi(db, "interaction-events");
+  const post = async (user: number, video: number, method = "POST") =>
+    await (await api.app.request(`/videos/${video}/likes`, {
+      method,
+      headers: { "x-user-id": String(user) },
+    }))
+      .json();
+  const get = async (video: number, user?: number) =>
+    await (await api.app.request(`/videos/${video}/likes`, {
+      headers: user ? { "x-user-id": String(user) } : {},
+    }))
+      .json();
+
+  // cold: nothing cached; no consumer runs, so the projection stays at 0 throughout
+  assert.equal((await post(1, 5)).changed, true);
+  assert.deepEqual(await get(5, 1), { count: 1, liked: true });
+
+  // warm: the count is cached first, then changes follow it at once
+  assert.deepEqual(await get(6), { count: 0, liked: false });
+  await post(2, 6);
+  assert.deepEqual(await get(6, 3), { count: 1, liked: false });
+  await post(3, 6);
+  assert.deepEqual(await get(6, 3), { count: 2, liked: true });
+  await post(2, 6, "DELETE");
+  assert.deepEqual(await get(6, 2), { count: 1, liked: false });
+
+  // many users liking one hot target at once: each like is counted, none serializes on a shared row
+  await Promise.all(Array.from({ length: 30 }, (_, i) => post(100 + i, 7)));
+  assert.deepEqual(await get(7), { count: 30, liked: false });
+  const projected = await db.query("select 1 from like_counts");
+  assert.equal(projected.length, 0, "the counts came from the like rows, not from the projection");
+});
