@@ -45,18 +45,24 @@ export function testModules(
   db: SqlDatabase & { schema: string },
   topic: string,
   redis: Redis,
-  overrides = {},
+  overrides: Record<string, string> = {},
 ) {
   const config = testConfig(db, namePrefixOf(topic), overrides);
   const metrics = new Metrics({ process: "test" });
-  const built = buildModules(modules, { db, redis, config, logger: testLogger, metrics });
+  // The contexts' own settings come from the environment, with the test's overrides on top.
+  const env = { ...Deno.env.toObject(), ...overrides };
+  const built = buildModules(modules, { db, redis, config, logger: testLogger, metrics, env });
   return { config, metrics, built };
 }
 
 /** The API app over the registered modules, for one test's schema and topic prefix. */
-export function likesApi(db: SqlDatabase & { schema: string }, topic: string) {
+export function likesApi(
+  db: SqlDatabase & { schema: string },
+  topic: string,
+  settings: Record<string, string> = {},
+) {
   const redisHandle = testRedis();
-  const { built, metrics } = testModules(db, topic, redisHandle.prefixed);
+  const { built, metrics } = testModules(db, topic, redisHandle.prefixed, settings);
   const app = createApp({
     routes: routesOf(built),
     logger: testLogger,

@@ -239,3 +239,28 @@ Deno.test("a read right after a like or unlike includes it, with a cold and with
   const projected = await db.query("select 1 from like_counts");
   assert.equal(projected.length, 0, "the counts came from the like rows, not from the projection");
 });
+
+Deno.test("likes beyond RATE_LIMIT_POINTS in the window get 429 with Retry-After and write nothing", async () => {
+  await using db = await testDatabase();
+  await using api = likesApi(db, "interaction-events", {
+    RATE_LIMIT_POINTS: "2",
+    RATE_LIMIT_WINDOW_SECONDS: "60",
+  });
+  await api.redisHandle.prefixed.ping(); // the limiter lets writes through until its Redis client is ready
+  const like = (user: string, video: number) =>
+    api.app.request(`/videos/${video}/likes`, { method: "POST", headers: { "x-user-id": user } });
+  assert.equal((await like("1", 1)).status, 200);
+  assert.equal((await like("1", 2)).status, 200);
+  const refused = await like("1", 3);
+  assert.equal(refused.status, 429);
+  assert.ok(Number(refused.headers.get("retry-after")) >= 1);
+  assert.equal((await refused.json()).type, "urn:problem:rate-limited");
+  assert.equal((await like("2", 3)).status, 200, "another user has a budget of its own");
+  const reads = await api.app.request("/videos/3/likes", { headers: { "x-user-id": "1" } });
+  assert.deepEqual(
+    await reads.json(),
+    { count: 1, liked: false },
+    "reads are not limited; the refused like wrote nothing",
+  );
+  assert.deepEqual(await rowCounts(db), { likes: 3, outbox: 3 });
+});

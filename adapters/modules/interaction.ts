@@ -7,7 +7,10 @@ import { Hono } from "hono";
 import { projectLikeCounts } from "../../application/interaction/project_like_counts.ts";
 import { likeEvent } from "../../application/interaction/like_event.ts";
 import { LikeCacheWarmer } from "../../application/interaction/warm_like_cache.ts";
-import { consumerGroup, type ContextModule } from "../context_module.ts";
+import { z } from "zod";
+import { consumerGroup, type ContextModule, withSettings } from "../context_module.ts";
+import { rateLimit, userRateLimiter } from "../http/rate_limit.ts";
+import { intSetting } from "../settings.ts";
 import { cacheRoutes } from "../http/interaction/cache_routes.ts";
 import { likeRoutes } from "../http/interaction/like_routes.ts";
 import { requireOperator } from "../http/operator.ts";
@@ -18,13 +21,29 @@ import { RedisLikeCache } from "../redis/interaction/like_cache.ts";
 
 const topic = "interaction-events";
 
+/** The context's own settings (environment variables), validated at start. */
+const interactionSettings = z.object({
+  /** Likes and unlikes one user may send per window (429 beyond). */
+  RATE_LIMIT_POINTS: intSetting(30, 1),
+  RATE_LIMIT_WINDOW_SECONDS: intSetting(60, 1),
+});
+
 /** Likes: the first bounded context, and the example the others copy. */
 export const interactionModule: ContextModule = {
   name: "interaction",
   migrations: new URL("../postgres/interaction/migrations/", import.meta.url),
   topics: [{ name: topic }],
-  build(platform) {
+  ...withSettings(interactionSettings, (platform, settings) => {
     const { db, logger } = platform;
+    const writeLimit = rateLimit({
+      limiter: userRateLimiter({
+        redis: platform.redis,
+        points: settings.RATE_LIMIT_POINTS,
+        durationSeconds: settings.RATE_LIMIT_WINDOW_SECONDS,
+        keyPrefix: "rate:interaction:likes",
+      }),
+      logger,
+    });
     const cache = platform.redis ? new RedisLikeCache(platform.redis) : new MemoryLikeCache();
     const backend = platform.redis ? "Redis" : "memory";
     const queries = new PostgresLikeStore(db);
@@ -43,7 +62,7 @@ export const interactionModule: ContextModule = {
           clock: platform.clock,
           logger,
           topic: platform.topic(topic),
-        }),
+        }, { writeLimit }),
       }],
       consumers: [consumerGroup({
         name: "like-persistence-group",
@@ -60,9 +79,9 @@ export const interactionModule: ContextModule = {
       onStart: [() => {
         warmer.run().then((status) => logger.info("like cache warm-up", { ...status }));
         return Promise.resolve(
-          `like cache warm-up of ${platform.cacheWarmLimit} hot targets started (${backend})`,
+          `like cache warm-up started: up to ${platform.cacheWarmLimit} hot targets into the ${backend} cache`,
         );
       }],
     };
-  },
+  }),
 };

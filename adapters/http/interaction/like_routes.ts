@@ -1,5 +1,5 @@
 /** HTTP routes of likes: `/videos/:id/likes`, `/comments/:id/likes`, and the seed-style `POST /likes`. */
-import { type Context, Hono } from "hono";
+import { type Context, Hono, type MiddlewareHandler } from "hono";
 import { z } from "zod";
 import {
   LikeAction,
@@ -32,9 +32,16 @@ function targetFrom(type: TargetType, rawId: unknown): LikeTarget {
   return { type, id };
 }
 
+/** HTTP options of the like routes. */
+export interface LikeRoutesOptions {
+  /** Runs before every like and unlike, e.g. the per-user rate limit (default: none). */
+  readonly writeLimit?: MiddlewareHandler;
+}
+
 /** The like routes. */
-export function likeRoutes(deps: LikeRoutesDeps): Hono {
+export function likeRoutes(deps: LikeRoutesDeps, options: LikeRoutesOptions = {}): Hono {
   const app = new Hono();
+  const writeLimit: MiddlewareHandler = options.writeLimit ?? (async (_c, next) => await next());
 
   // Only the documented paths, one per target type (`/videos/:id/likes`, `/comments/:id/likes`): another
   // word, a singular one included, is an unknown route (404).
@@ -50,11 +57,11 @@ export function likeRoutes(deps: LikeRoutesDeps): Hono {
       const target = targetFrom(type, c.req.param("targetId"));
       return c.json(await getLikeStatus(deps, { target, userId: optionalUser(c) }));
     });
-    app.post(path, change(LikeAction.like));
-    app.delete(path, change(LikeAction.unlike));
+    app.post(path, writeLimit, change(LikeAction.like));
+    app.delete(path, writeLimit, change(LikeAction.unlike));
   }
 
-  app.post("/likes", async (c) => {
+  app.post("/likes", writeLimit, async (c) => {
     const userId = currentUser(c);
     let json: unknown;
     try {
