@@ -10,7 +10,10 @@ import { LikeCacheWarmer } from "../../application/interaction/warm_like_cache.t
 import { z } from "zod";
 import { consumerGroup, type ContextModule, withSettings } from "../context_module.ts";
 import { rateLimit, userRateLimiter } from "../http/rate_limit.ts";
-import { intSetting } from "../settings.ts";
+import { boolSetting, intSetting } from "../settings.ts";
+import { LikeConsistencyChecker } from "../../application/interaction/consistency.ts";
+import { consistencyRoutes } from "../http/interaction/consistency_routes.ts";
+import { PostgresConsistencyStore } from "../postgres/interaction/consistency_store.ts";
 import { cacheRoutes } from "../http/interaction/cache_routes.ts";
 import { likeRoutes } from "../http/interaction/like_routes.ts";
 import { requireOperator } from "../http/operator.ts";
@@ -26,6 +29,12 @@ const interactionSettings = z.object({
   /** Likes and unlikes one user may send per window (429 beyond). */
   RATE_LIMIT_POINTS: intSetting(30, 1),
   RATE_LIMIT_WINDOW_SECONDS: intSetting(60, 1),
+  /** The consistency check (seed 004): period, database_first repair on/off, hot and recent targets. */
+  CONSISTENCY_CHECK_INTERVAL_MS: intSetting(300_000, 1_000),
+  CONSISTENCY_AUTO_FIX: boolSetting(true),
+  CONSISTENCY_HOT_TARGETS: intSetting(100, 0, 100_000),
+  CONSISTENCY_RECENT_WINDOW_MS: intSetting(600_000, 1_000),
+  CONSISTENCY_RECENT_LIMIT: intSetting(1_000, 0, 100_000),
 });
 
 /** Likes: the first bounded context, and the example the others copy. */
@@ -49,10 +58,27 @@ export const interactionModule: ContextModule = {
     const queries = new PostgresLikeStore(db);
     const warmer = new LikeCacheWarmer({ queries, cache, clock: platform.clock }, platform.cacheWarmLimit);
     const operator = requireOperator(platform.operatorToken);
+    const consistencyStore = new PostgresConsistencyStore(db);
+    const consistency = new LikeConsistencyChecker(
+      { cache, queries, changed: consistencyStore, log: consistencyStore, clock: platform.clock, logger },
+      {
+        autoFix: settings.CONSISTENCY_AUTO_FIX,
+        hotTargets: settings.CONSISTENCY_HOT_TARGETS,
+        // Never shorter than the period: a target changed between two rounds must be in the next one.
+        recentWindowMs: Math.max(
+          settings.CONSISTENCY_RECENT_WINDOW_MS,
+          settings.CONSISTENCY_CHECK_INTERVAL_MS,
+        ),
+        recentLimit: settings.CONSISTENCY_RECENT_LIMIT,
+      },
+    );
     return {
       routes: [{
         path: "/cache",
         app: new Hono().use(operator).route("/", cacheRoutes({ cache, warmer })),
+      }, {
+        path: "/consistency",
+        app: new Hono().use(operator).route("/", consistencyRoutes({ checker: consistency })),
       }, {
         path: "/",
         app: likeRoutes({
@@ -72,6 +98,15 @@ export const interactionModule: ContextModule = {
         inbox: true,
         unitOfWork: likeProjectionUnitOfWork(db),
       })],
+      // One worker at a time runs a round (the platform's lock job:interaction.consistency-check).
+      jobs: [{
+        name: "consistency-check",
+        everyMs: settings.CONSISTENCY_CHECK_INTERVAL_MS,
+        run: async () => {
+          const round = await consistency.runRound({ trigger: "scheduled" });
+          return round.found > 0 ? { ...round } : undefined;
+        },
+      }],
       examples: [
         "curl -X POST {url}/videos/42/likes -H 'X-User-Id: 7' && curl {url}/videos/42/likes -H 'X-User-Id: 7'",
       ],
