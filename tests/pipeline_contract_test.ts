@@ -13,6 +13,7 @@ async function kafkaStack(kafka: KafkajsTransport | PlatformaticTransport): Prom
     db,
     concurrentRelay: true,
     transport: Object.assign(kafka, { ensure: topics.ensure.bind(topics) }),
+    lag: (group, topic) => topics.lag(group, topic),
     async close() {
       await kafka.close();
       await db[Symbol.asyncDispose]();
@@ -36,6 +37,7 @@ pipelineContract("PGlite + in-process transport", async () => {
     db,
     concurrentRelay: false,
     transport,
+    lag: (group, topic) => transport.lag(group, topic),
     async close() {
       await transport.close();
     },
@@ -49,6 +51,7 @@ pipelineContract("PostgreSQL + in-process transport", async () => {
     db,
     concurrentRelay: true,
     transport,
+    lag: (group, topic) => transport.lag(group, topic),
     async close() {
       await transport.close();
       await db[Symbol.asyncDispose]();

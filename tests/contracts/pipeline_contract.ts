@@ -32,6 +32,8 @@ import type { TestDb } from "./adapters.ts";
 export interface Stack {
   readonly db: TestDb;
   readonly transport: Publisher & Subscriber & Pick<TopicAdmin, "ensure">;
+  /** Messages of `topic` not yet committed by `group`, per partition (0 everywhere: the group is at the end). */
+  lag(group: string, topic: string): Promise<{ partition: number; lag: number }[]>;
   /** The relay may use more than one claim loop (false for a single-session database). */
   readonly concurrentRelay: boolean;
   close(): Promise<void>;
@@ -111,7 +113,30 @@ const fastRetry: RetryPolicy = { maxRetries: 3, baseDelayMs: 20, factor: 2, maxD
 /** The neutral test event's type: the one the test consumer has a handler for. */
 const testEventType = "TestHappened";
 
-/** A consumer whose effect is a row in test_effects; it counts handler calls and throws on poison. */
+/**
+ * Waits until `group`'s committed position is at the end of every partition of `topic`: a positive signal that
+ * everything published before was handled and nothing is pending that could still arrive.
+ */
+async function drained(stack: Stack, group: string, topic: string): Promise<void> {
+  await eventually(() => stack.lag(group, topic), (lags) => lags.every((p) => p.lag === 0), {
+    what: `${group} committed to the end of ${topic}`,
+  });
+}
+
+/** The event ids of messages, in delivery order. */
+const eventIds = (messages: readonly ReceivedMessage[]) => messages.map((m) => m.headers["event-id"]);
+
+/** The headers of a message without `dlq-failed-at`, checked on its own (a time of the run). */
+function withoutFailedAt(headers: Readonly<Record<string, string>>): Record<string, string> {
+  const { "dlq-failed-at": failedAt, ...rest } = headers;
+  assert.equal(new Date(failedAt).toISOString(), failedAt, "dlq-failed-at is an ISO time");
+  return rest;
+}
+
+/**
+ * A consumer whose effect is a row in test_effects; it counts handler calls, throws on poison, and records
+ * every message the transport delivers to it (`delivered`: redeliveries included, before the inbox).
+ */
 async function effectConsumer(
   stack: Stack,
   topic: string,
@@ -127,10 +152,22 @@ async function effectConsumer(
     "create table if not exists test_effects (event_id uuid not null, key text not null, seq int not null)",
   );
   const calls = new Map<string, number>();
+  const delivered: ReceivedMessage[] = [];
+  const subscriber: Subscriber = {
+    subscribe: (subscribeOptions) =>
+      stack.transport.subscribe({
+        ...subscribeOptions,
+        onBatch: (batch, subscription) => {
+          delivered.push(...batch.messages);
+          return subscribeOptions.onBatch(batch, subscription);
+        },
+      }),
+  };
+  const group = options.group ?? `${topic}.effects`;
   const consumer = await startConsumer({
-    group: options.group ?? `${topic}.effects`,
+    group,
     topics: [topic],
-    subscriber: stack.transport,
+    subscriber,
     deadLetters: stack.transport,
     inbox: true,
     unitOfWork: options.unitOfWork ?? effectUnitOfWork(stack),
@@ -157,7 +194,7 @@ async function effectConsumer(
       },
     },
   });
-  return { calls, stop: () => consumer.stop(), status: () => consumer.status() };
+  return { group, calls, delivered, stop: () => consumer.stop(), status: () => consumer.status() };
 }
 
 function effectUnitOfWork(stack: Stack): UnitOfWork<EffectTx> {
@@ -200,21 +237,29 @@ export function pipelineContract(name: string, open: () => Promise<Stack>): void
         channel: `outbox_${stack.db.schema}`,
         exclusive: !stack.concurrentRelay,
       });
-      await source.listen();
-      const relay = startRelay({
-        source,
-        publisher: stack.transport,
-        concurrency: stack.concurrentRelay ? 3 : 1,
-        batchSize: 7,
-        pollIntervalMs: 50,
-      });
-      const consumer = await effectConsumer(stack, topic);
       try {
-        const rows = await eventually(() => effects(stack), (r) => r.length === 120, { what: "120 effects" });
-        assert.equal(new Set(rows.map((r) => r.event_id)).size, 120);
+        await source.listen();
+        const relay = startRelay({
+          source,
+          publisher: stack.transport,
+          concurrency: stack.concurrentRelay ? 3 : 1,
+          batchSize: 7,
+          pollIntervalMs: 50,
+        });
+        try {
+          const consumer = await effectConsumer(stack, topic);
+          try {
+            const rows = await eventually(() => effects(stack), (r) => r.length === 120, {
+              what: "120 effects",
+            });
+            assert.equal(new Set(rows.map((r) => r.event_id)).size, 120);
+          } finally {
+            await consumer.stop();
+          }
+        } finally {
+          await relay.stop();
+        }
       } finally {
-        await consumer.stop();
-        await relay.stop();
         await source.close();
       }
       const delivered = await readAll(stack, topic, 120);
@@ -237,9 +282,18 @@ export function pipelineContract(name: string, open: () => Promise<Stack>): void
       await stack.transport.publish([first.wire]);
       const consumer = await effectConsumer(stack, topic);
       try {
-        await eventually(() => effects(stack), (rows) => rows.length === 2, { what: "both effects" });
-        await new Promise((r) => setTimeout(r, 300));
-        assert.equal((await effects(stack)).length, 2, "each event applied exactly once");
+        // The group committed past all four messages: every one was handled, none is still to come.
+        await drained(stack, consumer.group, topic);
+        assert.equal(
+          eventIds(consumer.delivered).filter((id) => id === first.envelope.eventId).length,
+          3,
+          "the consumer was handed the event three times",
+        );
+        assert.deepEqual(
+          (await effects(stack)).map((r) => r.event_id).toSorted(),
+          [first.envelope.eventId, second.envelope.eventId].toSorted(),
+          "each event applied exactly once",
+        );
       } finally {
         await consumer.stop();
       }
@@ -249,10 +303,11 @@ export function pipelineContract(name: string, open: () => Promise<Stack>): void
   });
 
   for (const batch of [false, true]) {
-    Deno.test(`${name}: a poison event is retried, dead-lettered, and the events behind it go on (${batch ? "batched" : "one by one"})`, async () => {
+    Deno.test(`${name}: a poison event is retried, dead-lettered with the failure in its headers, and the events behind it go on (${batch ? "batched" : "one by one"})`, async () => {
       const stack = await open();
       try {
         const topic = await topicOf(stack, 1);
+        // One partition, published in one batch: the poison is at offset 1 of partition 0.
         const poison = message(topic, "same-key", { seq: 2, poison: true });
         const wires = [message(topic, "same-key", { seq: 1 }).wire, poison.wire];
         for (const seq of [3, 4, 5]) wires.push(message(topic, "same-key", { seq }).wire);
@@ -267,16 +322,24 @@ export function pipelineContract(name: string, open: () => Promise<Stack>): void
             (consumer.calls.get(poison.envelope.eventId) ?? 0) >= 1 + fastRetry.maxRetries,
             "retried",
           );
+          await drained(stack, consumer.group, topic);
         } finally {
           await consumer.stop();
         }
-        const [dead] = await readAll(stack, `${topic}.dlq`, 1);
-        assert.equal(dead.key, "same-key");
-        assert.equal(dead.headers["event-id"], poison.envelope.eventId);
-        assert.match(dead.headers["dlq-error"], /cannot apply event/);
-        assert.equal(dead.headers["dlq-original-topic"], topic);
-        assert.equal(dead.headers["dlq-attempts"], String(1 + fastRetry.maxRetries));
-        assert.equal(JSON.parse(dead.value).eventId, poison.envelope.eventId, "the original value is kept");
+        const dead = await readUpToMarker(stack, `${topic}.dlq`);
+        assert.equal(dead.length, 1, "only the poison event is dead-lettered");
+        assert.equal(dead[0].key, "same-key");
+        assert.equal(dead[0].value, poison.wire.value, "the original value is kept");
+        assert.deepEqual(withoutFailedAt(dead[0].headers), {
+          ...poison.wire.headers,
+          "dlq-original-topic": topic,
+          "dlq-original-partition": "0",
+          "dlq-original-offset": "1",
+          "dlq-error": `cannot apply event ${poison.envelope.eventId}`,
+          "dlq-error-type": "Error",
+          "dlq-attempts": String(1 + fastRetry.maxRetries),
+          "dlq-consumer": consumer.group,
+        });
       } finally {
         await stack.close();
       }
@@ -302,24 +365,43 @@ export function pipelineContract(name: string, open: () => Promise<Stack>): void
     }
   });
 
-  Deno.test(`${name}: an undecodable message is dead-lettered at once`, async () => {
+  Deno.test(`${name}: an undecodable message is dead-lettered at once, with the failure in its headers`, async () => {
     const stack = await open();
     try {
       const topic = await topicOf(stack, 1);
+      // One partition: the undecodable message is at offset 1 of partition 0.
       await stack.transport.publish([
-        { topic, key: "k", value: "{not json", headers: {} },
         message(topic, "k", { seq: 1 }).wire,
+        { topic, key: "k", value: "{not json", headers: { "x-trace": "t-1" } },
+        message(topic, "k", { seq: 2 }).wire,
       ]);
       const consumer = await effectConsumer(stack, topic);
       try {
-        await eventually(() => effects(stack), (rows) => rows.length === 1, { what: "the good event" });
+        await eventually(() => effects(stack), (rows) => rows.length === 2, { what: "the good events" });
+        await drained(stack, consumer.group, topic);
       } finally {
         await consumer.stop();
       }
-      const [dead] = await readAll(stack, `${topic}.dlq`, 1);
-      assert.equal(dead.value, "{not json");
-      assert.match(dead.headers["dlq-error"], /not JSON/);
-      assert.equal(dead.headers["dlq-attempts"], "1");
+      let parseError = "";
+      try {
+        JSON.parse("{not json");
+      } catch (error) {
+        parseError = (error as Error).message;
+      }
+      const dead = await readUpToMarker(stack, `${topic}.dlq`);
+      assert.equal(dead.length, 1, "only the undecodable message is dead-lettered");
+      assert.equal(dead[0].key, "k");
+      assert.equal(dead[0].value, "{not json");
+      assert.deepEqual(withoutFailedAt(dead[0].headers), {
+        "x-trace": "t-1",
+        "dlq-original-topic": topic,
+        "dlq-original-partition": "0",
+        "dlq-original-offset": "1",
+        "dlq-error": `message value is not JSON: ${parseError}`,
+        "dlq-error-type": "PoisonMessageError",
+        "dlq-attempts": "1",
+        "dlq-consumer": consumer.group,
+      });
     } finally {
       await stack.close();
     }
@@ -331,20 +413,36 @@ export function pipelineContract(name: string, open: () => Promise<Stack>): void
       try {
         const topic = await topicOf(stack, 2);
         const group = `${topic}.resume`;
-        await stack.transport.publish(
-          Array.from({ length: 10 }, (_, i) => message(topic, `k${i % 3}`, { seq: i }).wire),
-        );
+        const publishTen = async (from: number) => {
+          const ten = Array.from({ length: 10 }, (_, i) => message(topic, `k${i % 3}`, { seq: from + i }));
+          await stack.transport.publish(ten.map((m) => m.wire));
+          return ten.map((m) => m.envelope.eventId);
+        };
+        await publishTen(0);
         const first = await effectConsumer(stack, topic, { group, batch });
-        await eventually(() => effects(stack), (rows) => rows.length === 10, { what: "first ten" });
-        await first.stop();
-        await stack.transport.publish(
-          Array.from({ length: 10 }, (_, i) => message(topic, `k${i % 3}`, { seq: 10 + i }).wire),
-        );
+        try {
+          await eventually(() => effects(stack), (rows) => rows.length === 10, { what: "first ten" });
+        } finally {
+          await first.stop();
+        }
+        const following = await publishTen(10);
         const second = await effectConsumer(stack, topic, { group, batch });
         try {
-          await eventually(() => effects(stack), (rows) => rows.length === 20, { what: "all twenty" });
-          await new Promise((r) => setTimeout(r, 300));
-          assert.equal(second.calls.size, 10, "the restarted consumer saw only what followed its position");
+          // Counted as delivered by the transport, before the inbox could hide a redelivery. A member that
+          // started before the committed position gets the first ten on each partition before the new ones.
+          await eventually(
+            () => Promise.resolve(eventIds(second.delivered)),
+            (ids) => following.every((id) => ids.includes(id)),
+            { what: "the ten new events delivered" },
+          );
+          assert.deepEqual(
+            eventIds(second.delivered).toSorted(),
+            following.toSorted(),
+            "the restarted consumer was handed only what followed its committed position, each once",
+          );
+          // Then its own position reaches the end: nothing else is on its way.
+          await drained(stack, group, topic);
+          assert.deepEqual(eventIds(second.delivered).toSorted(), following.toSorted());
           assert.equal((await effects(stack)).length, 20);
         } finally {
           await second.stop();
@@ -392,8 +490,11 @@ export function pipelineContract(name: string, open: () => Promise<Stack>): void
             what: "the outage retried well past maxRetries",
           });
           await send(5);
-          // Events keep arriving while it lasts a few seconds more.
-          await new Promise((resolve) => setTimeout(resolve, 2_000));
+          // Events keep arriving while the outage lasts: ten more refused attempts.
+          const refusedBefore = refused;
+          await eventually(() => Promise.resolve(refused), (n) => n >= refusedBefore + 10, {
+            what: "the outage going on",
+          });
           await send(10);
           await eventually(() => Promise.resolve(refused), (n) => n > 10 * (1 + retry.maxRetries), {
             what: "more refused attempts",
