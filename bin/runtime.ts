@@ -10,6 +10,7 @@ import type { Metrics } from "../adapters/metrics/prometheus.ts";
 import { PostgresOutboxSource, purgeInbox } from "../adapters/postgres/outbox_store.ts";
 import { expectSetting, recordSetting } from "../adapters/postgres/platform_settings.ts";
 import { isInfrastructureError, type SqlClient, type SqlDatabase } from "../adapters/postgres/sql_client.ts";
+import { isRedisUnavailable } from "../adapters/redis/errors.ts";
 import { type DistributedLock, type Logger, systemClock } from "../application/ports.ts";
 import type { RunningConsumer } from "../outbox/consumer.ts";
 import type { Publisher, Subscriber, TopicAdmin, TopicSpec } from "../outbox/ports.ts";
@@ -224,7 +225,8 @@ export async function startConsumerGroups(
             flushEveryMs: config.BATCH_FLUSH_MS,
             flushOnDelivery: config.BATCH_FLUSH_ON_DELIVERY,
           },
-          isInfrastructure: isInfrastructureError,
+          // An outage of the database or of Redis (a group's effect may live there) pauses; never dead-letters.
+          isInfrastructure: (error) => isInfrastructureError(error) || isRedisUnavailable(error),
           logger,
           observer,
           stopTimeoutMs: config.SHUTDOWN_TIMEOUT_MS,

@@ -67,7 +67,10 @@ Deno.test("a database migrated by the single-folder layout upgrades in place, ke
   ) {
     assert.ok(recorded.includes(expected), `${expected} in ${recorded.join(", ")}`);
   }
-  assert.deepEqual(applied, recorded.filter((v) => !/0001_outbox|0002_likes|0003_inprocess/.test(v)).sort());
+  assert.deepEqual(
+    [...applied].sort(),
+    recorded.filter((v) => !/0001_outbox|0002_likes|0003_inprocess/.test(v)).sort(),
+  );
 
   // and every row is still there
   const after = await db.query<{ likes: number; outbox: number; count41: string }>(

@@ -4,6 +4,10 @@
  * warm-up.
  */
 import { Hono } from "hono";
+import { refreshHotRanking } from "../../application/interaction/hot_ranking.ts";
+import { hotRoutes } from "../http/interaction/hot_routes.ts";
+import { MemoryHotRanking } from "../memory/interaction/hot_ranking.ts";
+import { RedisHotRanking } from "../redis/interaction/hot_ranking.ts";
 import { projectLikeCounts } from "../../application/interaction/project_like_counts.ts";
 import { likeEvent } from "../../application/interaction/like_event.ts";
 import { LikeCacheWarmer } from "../../application/interaction/warm_like_cache.ts";
@@ -56,6 +60,9 @@ export const interactionModule: ContextModule = {
     const cache = platform.redis ? new RedisLikeCache(platform.redis) : new MemoryLikeCache();
     const backend = platform.redis ? "Redis" : "memory";
     const queries = new PostgresLikeStore(db);
+    const hotRanking = platform.redis
+      ? new RedisHotRanking(platform.redis, { clock: platform.clock })
+      : new MemoryHotRanking({ clock: platform.clock });
     const warmer = new LikeCacheWarmer({ queries, cache, clock: platform.clock }, platform.cacheWarmLimit);
     const operator = requireOperator(platform.operatorToken);
     const consistencyStore = new PostgresConsistencyStore(db);
@@ -81,6 +88,9 @@ export const interactionModule: ContextModule = {
         app: new Hono().use(operator).route("/", consistencyRoutes({ checker: consistency })),
       }, {
         path: "/",
+        app: hotRoutes({ ranking: hotRanking }),
+      }, {
+        path: "/",
         app: likeRoutes({
           unitOfWork: interactionUnitOfWork(db, platform.outbox),
           queries,
@@ -90,14 +100,24 @@ export const interactionModule: ContextModule = {
           topic: platform.topic(topic),
         }, { writeLimit }),
       }],
-      consumers: [consumerGroup({
-        name: "like-persistence-group",
-        topics: [topic],
-        handlers: { [likeEvent.eventType]: projectLikeCounts({ logger }) },
-        batched: true,
-        inbox: true,
-        unitOfWork: likeProjectionUnitOfWork(db),
-      })],
+      consumers: [
+        consumerGroup({
+          name: "like-persistence-group",
+          topics: [topic],
+          handlers: { [likeEvent.eventType]: projectLikeCounts({ logger }) },
+          batched: true,
+          inbox: true,
+          unitOfWork: likeProjectionUnitOfWork(db),
+        }),
+        consumerGroup({
+          // Redis effects the database inbox cannot make atomic: the ranking dedupes event ids itself.
+          name: "cache-refresh",
+          topics: [topic],
+          handlers: { [likeEvent.eventType]: refreshHotRanking({ ranking: hotRanking, logger }) },
+          batched: true,
+          inbox: false,
+        }),
+      ],
       // One worker at a time runs a round (the platform's lock job:interaction.consistency-check).
       jobs: [{
         name: "consistency-check",
