@@ -79,6 +79,8 @@ export class PlatformaticTransport implements Publisher, Subscriber {
     try {
       await Promise.race([
         producer.send({
+          // Per send as well: the client applies the constructor's acks only through idempotence.
+          acks: -1,
           messages: messages.map((message) => ({
             topic: message.topic,
             key: message.key,
