@@ -133,6 +133,8 @@ export function openRedis(config: Config, logger: Logger): Redis {
     enableOfflineQueue: true,
     lazyConnect: false,
     retryStrategy: (times) => Math.min(5_000, 500 * times),
+    // A Redis that accepts connections but does not answer must not hold requests: the cache is optional.
+    commandTimeout: 2_000,
   });
   redis.on("error", (error) => logger.warn("waiting for Redis", { error: describe(error) }));
   return redis;
