@@ -2,7 +2,12 @@
  * Scenario 4, API: the like endpoint (bin/api.ts spawned) under autocannon load, each request a new like, and
  * beside it pgbench running the endpoint's transaction (read the like, insert the like, insert the outbox row
  * with its NOTIFY) at the same concurrency on the same database: the database's own limit for that work.
+ *
+ * After each round's POST run, a read phase on the same API process: autocannon GETs `/videos/:id/likes` (same
+ * connections, half the duration) as users of the POST run, then `GET /cache/stats` (operator token) gives the
+ * like cache's hits and misses, which only those reads make (the POST path reads no cache).
  */
+import { Redis } from "ioredis";
 import { envelopeHeaders } from "../outbox/buckets.ts";
 import { likeEnvelope } from "../application/interaction/like_event.ts";
 import {
@@ -42,6 +47,43 @@ export interface ApiRun {
   readonly errors: number;
   readonly likeRows: number;
   readonly outboxRows: number;
+  /** The users of the measured run (one like each). */
+  readonly users: { readonly first: number; readonly last: number };
+  readonly cpu: CpuUsage;
+}
+
+/** What `GET /cache/stats` answers. */
+export interface CacheStatsAnswer {
+  readonly backend: string;
+  readonly hits: number;
+  readonly misses: number;
+  readonly hitRatio: number;
+  readonly keys: Readonly<Record<string, number>>;
+  readonly memoryBytes?: number;
+  readonly warmUp: unknown;
+}
+
+/** The read phase after a round's POST run: `GET /videos/:id/likes` under autocannon, and the cache's counters. */
+export interface ApiReadRun {
+  /** The round (1-based) whose API process and POST users it read. */
+  readonly round: number;
+  readonly seconds: number;
+  readonly requests: number;
+  readonly requestsPerSecond: number;
+  readonly latencyMs: { p50: number; p90: number; p99: number; max: number; mean: number };
+  readonly non2xx: number;
+  readonly errors: number;
+  /** Share of the requests asking for the video the user liked in the POST run (the rest: a random one). */
+  readonly ownVideoShare: number;
+  /** Cache hits and misses during the run (each GET reads the count and the user's state). */
+  readonly hits: number;
+  readonly misses: number;
+  /** hits / (hits + misses). */
+  readonly hitRatio: number;
+  /** Cache reads the process had counted before the run (0: the POST path reads no cache). */
+  readonly readsBefore: number;
+  /** `GET /cache/stats` after the run, as answered. */
+  readonly stats: CacheStatsAnswer;
   readonly cpu: CpuUsage;
 }
 
@@ -64,6 +106,9 @@ export interface ApiResult {
   readonly pgbench?: PgbenchRun;
   readonly apiRounds: ApiRun[];
   readonly pgbenchRounds: PgbenchRun[];
+  /** The read phase: rates and latencies averaged over the rounds, hits and misses summed. */
+  readonly read?: ApiReadRun;
+  readonly readRounds: ApiReadRun[];
   readonly withoutNotify?: PgbenchRun;
   /** CPU profile of the API process under load, when asked for. */
   readonly profile?: ProfileSummary;
@@ -71,6 +116,32 @@ export interface ApiResult {
 }
 
 const scope = "api";
+
+/** Share of the read phase's requests on the video the reading user liked (see bench/api_driver.ts). */
+const ownVideoShare = 0.5;
+
+/** The 1 000 videos' cache keys, as the API's RedisLikeCache names them (no prefix). */
+const cacheKeys = Array.from(
+  { length: 1000 },
+  (_, i) => [`like:target:video:${i + 1}`, `like:users:video:${i + 1}`],
+).flat();
+
+/** Deletes the 1 000 videos' cache entries, so that a round starts with an empty cache as with empty tables. */
+async function clearLikeCache(): Promise<void> {
+  const redis = new Redis(env.redisUrl, { maxRetriesPerRequest: 1, lazyConnect: true });
+  try {
+    await redis.connect();
+    await redis.del(...cacheKeys);
+  } finally {
+    redis.disconnect();
+  }
+}
+
+/** A random token of 32 hexadecimal characters for the API's operator endpoints. */
+function operatorToken(): string {
+  return Array.from(crypto.getRandomValues(new Uint8Array(16)), (b) => b.toString(16).padStart(2, "0"))
+    .join("");
+}
 
 function freePort(): number {
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
@@ -130,6 +201,7 @@ function withoutNotifyScript(script: string): string {
 /** Spawns bin/api.ts over `schema` on a free port; resolves once /health answers. */
 async function startApi(
   schemaName: string,
+  token: string,
   denoFlags: string[] = [],
 ): Promise<{ api: Spawned; port: number }> {
   const port = freePort();
@@ -140,6 +212,7 @@ async function startApi(
     REDIS_URL: env.redisUrl,
     KAFKA_BROKERS: env.brokers.join(","),
     LOG_LEVEL: "warn",
+    OPERATOR_TOKEN: token,
   }, denoFlags);
   await waitUntil(
     async () => {
@@ -156,7 +229,41 @@ async function startApi(
   return { api, port };
 }
 
-/** One autocannon run against the API (in a driver process), on emptied tables after a checkpoint. */
+/** The JSON line bench/api_driver.ts prints (users: the measured run's for post, the readers for get). */
+interface DriverResult {
+  readonly requests: number;
+  readonly requestsPerSecond: number;
+  readonly latencyMs: { p50: number; p90: number; p99: number; max: number; mean: number };
+  readonly non2xx: number;
+  readonly errors: number;
+  readonly firstUser: number;
+  readonly lastUser: number;
+}
+
+/** Runs bench/api_driver.ts with `envVars` against the API; its JSON line and the API's CPU meanwhile. */
+async function drive(
+  label: string,
+  api: Spawned,
+  envVars: Record<string, string>,
+): Promise<{ result: DriverResult; cpu: CpuUsage }> {
+  const before = await cpuSnapshot({ api: [api.pid] });
+  const driver = await spawnLogged(label, Deno.execPath(), [
+    "run",
+    "-A",
+    "--no-lock",
+    "bench/api_driver.ts",
+  ], envVars);
+  await driver.status;
+  const after = await cpuSnapshot({ api: [api.pid] });
+  const line = (await driver.log()).split("\n").reverse().find((l) => l.startsWith("{"));
+  if (!line) throw new Error(`autocannon printed no result:\n${(await driver.log()).slice(-2000)}`);
+  return { result: JSON.parse(line) as DriverResult, cpu: cpuDelta(before, after) };
+}
+
+/**
+ * One autocannon run against the API (in a driver process), on emptied tables after a checkpoint, with the
+ * 1 000 videos' cache entries deleted (a previous round's read phase filled counts).
+ */
 async function apiRound(
   schema: BenchSchema,
   api: Spawned,
@@ -164,29 +271,19 @@ async function apiRound(
   options: ApiOptions,
 ): Promise<ApiRun> {
   await schema.db.exec("truncate likes, outbox");
+  await clearLikeCache();
   await checkpoint(schema.db);
   progress(
     scope,
     `autocannon: ${options.connections} connections, ${options.warmupSeconds} s warm-up + ${options.seconds} s`,
   );
-  const before = await cpuSnapshot({ api: [api.pid] });
-  const driver = await spawnLogged("autocannon", Deno.execPath(), [
-    "run",
-    "-A",
-    "--no-lock",
-    "bench/api_driver.ts",
-  ], {
+  const { result, cpu } = await drive("autocannon", api, {
     API_URL: `http://127.0.0.1:${port}`,
     CONNECTIONS: String(options.connections),
     DURATION: String(options.seconds),
     WARMUP: String(options.warmupSeconds),
     USER_BASE: String(Date.now() * 1000),
   });
-  await driver.status;
-  const after = await cpuSnapshot({ api: [api.pid] });
-  const line = (await driver.log()).split("\n").reverse().find((l) => l.startsWith("{"));
-  if (!line) throw new Error(`autocannon printed no result:\n${(await driver.log()).slice(-2000)}`);
-  const result = JSON.parse(line);
   const run: ApiRun = {
     requests: result.requests,
     requestsPerSecond: Math.round(result.requestsPerSecond),
@@ -195,9 +292,83 @@ async function apiRound(
     errors: result.errors,
     likeRows: await count(schema.db, "likes"),
     outboxRows: await count(schema.db, "outbox"),
-    cpu: cpuDelta(before, after),
+    users: { first: result.firstUser, last: result.lastUser },
+    cpu,
   };
   progress(scope, `API: ${run.requestsPerSecond} req/s, p99 ${run.latencyMs.p99} ms, non-2xx ${run.non2xx}`);
+  return run;
+}
+
+/** `GET /cache/stats` of the API on `port`. */
+async function cacheStats(port: number, token: string): Promise<CacheStatsAnswer> {
+  const response = await fetch(`http://127.0.0.1:${port}/cache/stats`, {
+    headers: { authorization: `Bearer ${token}` },
+  });
+  const body = await response.text();
+  if (!response.ok) throw new Error(`GET /cache/stats answered ${response.status}: ${body.slice(0, 500)}`);
+  return JSON.parse(body) as CacheStatsAnswer;
+}
+
+/**
+ * The read phase after a POST run, on the same API process: `GET /videos/:id/likes` with the same connections
+ * for half the duration, as users of that run, then the cache's counters from `GET /cache/stats`.
+ */
+async function readRound(
+  round: number,
+  api: Spawned,
+  port: number,
+  post: ApiRun,
+  token: string,
+  options: ApiOptions,
+): Promise<ApiReadRun> {
+  if (!(post.users.last >= post.users.first)) {
+    throw new Error("the POST run liked nothing: no users to read as");
+  }
+  const seconds = options.seconds / 2;
+  const statsBefore = await cacheStats(port, token);
+  progress(
+    scope,
+    `autocannon GET: ${options.connections} connections, ${seconds} s, as the POST run's ${
+      post.users.last - post.users.first + 1
+    } users`,
+  );
+  const { result, cpu } = await drive("autocannon-get", api, {
+    API_URL: `http://127.0.0.1:${port}`,
+    CONNECTIONS: String(options.connections),
+    DURATION: String(seconds),
+    WARMUP: "0",
+    MODE: "get",
+    USER_FIRST: String(post.users.first),
+    USER_LAST: String(post.users.last),
+    OWN_VIDEO_SHARE: String(ownVideoShare),
+  });
+  const stats = await cacheStats(port, token);
+  const hits = stats.hits - statsBefore.hits;
+  const misses = stats.misses - statsBefore.misses;
+  if (!(hits + misses > 0)) {
+    throw new Error(`the GET run counted no cache reads: GET /cache/stats ${JSON.stringify(stats)}`);
+  }
+  const run: ApiReadRun = {
+    round,
+    seconds,
+    requests: result.requests,
+    requestsPerSecond: Math.round(result.requestsPerSecond),
+    latencyMs: result.latencyMs,
+    non2xx: result.non2xx,
+    errors: result.errors,
+    ownVideoShare,
+    hits,
+    misses,
+    hitRatio: hits / (hits + misses),
+    readsBefore: statsBefore.hits + statsBefore.misses,
+    stats,
+    cpu,
+  };
+  progress(
+    scope,
+    `API GET: ${run.requestsPerSecond} req/s, p99 ${run.latencyMs.p99} ms, non-2xx ${run.non2xx}; ` +
+      `cache hit ratio ${run.hitRatio.toFixed(3)} (${hits} hits, ${misses} misses)`,
+  );
   return run;
 }
 
@@ -291,6 +462,8 @@ export async function runApiLoad(options: ApiOptions): Promise<ApiResult> {
   const schema = await createSchema("api", 4);
   const apiRounds: ApiRun[] = [];
   const pgbenchRounds: PgbenchRun[] = [];
+  const readRounds: ApiReadRun[] = [];
+  const token = operatorToken();
   let withoutNotify: PgbenchRun | undefined;
   let profile: ProfileSummary | undefined;
   const fail = (what: string, error: unknown) => {
@@ -303,9 +476,15 @@ export async function runApiLoad(options: ApiOptions): Promise<ApiResult> {
       if (options.rounds > 1) progress(scope, `round ${round} of ${options.rounds}`);
       let api: Spawned | undefined;
       try {
-        const started = await startApi(schema.name);
+        const started = await startApi(schema.name, token);
         api = started.api;
-        apiRounds.push(await apiRound(schema, api, started.port, options));
+        const post = await apiRound(schema, api, started.port, options);
+        apiRounds.push(post);
+        try {
+          readRounds.push(await readRound(round, api, started.port, post, token, options));
+        } catch (error) {
+          fail("API GET", error);
+        }
       } catch (error) {
         fail("API", error);
       } finally {
@@ -321,7 +500,10 @@ export async function runApiLoad(options: ApiOptions): Promise<ApiResult> {
       let api: Spawned | undefined;
       try {
         progress(scope, "profiling the API with --cpu-prof (an extra short round, not counted)");
-        const started = await startApi(schema.name, ["--cpu-prof", `--cpu-prof-dir=${options.profileDir}`]);
+        const started = await startApi(schema.name, token, [
+          "--cpu-prof",
+          `--cpu-prof-dir=${options.profileDir}`,
+        ]);
         api = started.api;
         await apiRound(schema, api, started.port, { ...options, seconds: 5, warmupSeconds: 0 });
         await api.stop("SIGTERM");
@@ -341,6 +523,7 @@ export async function runApiLoad(options: ApiOptions): Promise<ApiResult> {
     }
   } finally {
     await schema.drop();
+    await clearLikeCache().catch(() => {});
   }
   const api: ApiRun | undefined = apiRounds.length === 0 ? undefined : {
     ...apiRounds[apiRounds.length - 1],
@@ -368,6 +551,26 @@ export async function runApiLoad(options: ApiOptions): Promise<ApiResult> {
       max: Math.max(...pgbenchRounds.map((r) => r.latencyMs.max)),
     },
   };
+  const hits = readRounds.reduce((a, r) => a + r.hits, 0);
+  const misses = readRounds.reduce((a, r) => a + r.misses, 0);
+  const read: ApiReadRun | undefined = readRounds.length === 0 ? undefined : {
+    ...readRounds[readRounds.length - 1],
+    requests: readRounds.reduce((a, r) => a + r.requests, 0),
+    requestsPerSecond: Math.round(mean(readRounds.map((r) => r.requestsPerSecond))),
+    latencyMs: {
+      p50: mean(readRounds.map((r) => r.latencyMs.p50)),
+      p90: mean(readRounds.map((r) => r.latencyMs.p90)),
+      p99: mean(readRounds.map((r) => r.latencyMs.p99)),
+      max: Math.max(...readRounds.map((r) => r.latencyMs.max)),
+      mean: mean(readRounds.map((r) => r.latencyMs.mean)),
+    },
+    non2xx: readRounds.reduce((a, r) => a + r.non2xx, 0),
+    errors: readRounds.reduce((a, r) => a + r.errors, 0),
+    hits,
+    misses,
+    hitRatio: hits / (hits + misses),
+    readsBefore: readRounds.reduce((a, r) => a + r.readsBefore, 0),
+  };
   return {
     connections: options.connections,
     seconds: options.seconds,
@@ -376,6 +579,8 @@ export async function runApiLoad(options: ApiOptions): Promise<ApiResult> {
     pgbench,
     apiRounds,
     pgbenchRounds,
+    read,
+    readRounds,
     withoutNotify,
     profile,
     errors,

@@ -39,6 +39,8 @@ export interface TableRow {
 const perSecond = (n: number) => `${n.toLocaleString("en-US")}/s`;
 const ms = (n: number) => (Number.isFinite(n) ? (n >= 100 ? n.toFixed(0) : n.toFixed(1)) : "–");
 const times = (a: number, b: number) => (b > 0 ? `${(a / b).toFixed(2)}×` : "–");
+const count = (n: number) => n.toLocaleString("en-US");
+const share = (n: number) => (Number.isFinite(n) ? `${(n * 100).toFixed(1)}%` : "–");
 
 function spread(p: Percentiles): string {
   return `p50 ${ms(p.p50)} / p95 ${ms(p.p95)} / p99 ${ms(p.p99)} / max ${ms(p.max)} ms`;
@@ -163,6 +165,22 @@ export function tableRows(report: BenchReport): TableRow[] {
         verdict: api.pgbench ? (a.requestsPerSecond >= 0.7 * api.pgbench.tps ? "met" : "missed") : "n/a",
       });
     }
+    if (api.read) {
+      const r = api.read;
+      rows.push({
+        scenario,
+        measure: "GET /videos/:id/likes (after the POST run)",
+        value:
+          `${perSecond(r.requestsPerSecond)}; p50 ${ms(r.latencyMs.p50)} / p99 ${ms(r.latencyMs.p99)} ms; ` +
+          `${count(r.non2xx)} non-2xx (${r.seconds} s)`,
+      });
+      rows.push({
+        scenario,
+        measure: "like cache hit ratio",
+        value: `${share(r.hitRatio)} (${count(r.hits)} hits / ${count(r.misses)} misses; ` +
+          `${share(r.ownVideoShare)} of GETs on the user's liked video)`,
+      });
+    }
   }
   const embedded = report.embedded;
   if (embedded) {
@@ -269,6 +287,19 @@ export function markdown(report: BenchReport): string {
         `${run.likeRows} like rows, ${run.outboxRows} outbox rows; CPU ${cpuText(run.cpu)}`,
     );
   }
+  for (const run of report.api?.readRounds ?? []) {
+    const keys = Object.entries(run.stats.keys).map(([k, v]) => `${v} ${k}`).join(", ");
+    out.push(
+      `- API GET round ${run.round} (${run.seconds} s after the POST run): ${run.requestsPerSecond}/s, ` +
+        `p50 ${run.latencyMs.p50} / p99 ${run.latencyMs.p99} ms, ${run.non2xx} non-2xx; like cache ` +
+        `(${run.stats.backend}) hit ratio ${
+          run.hitRatio.toFixed(3)
+        }: ${run.hits} hits, ${run.misses} misses ` +
+        `(${run.readsBefore} reads before the GET run); ${keys} keys` +
+        (run.stats.memoryBytes !== undefined ? `, ${(run.stats.memoryBytes / 2 ** 20).toFixed(1)} MiB` : "") +
+        `; CPU ${cpuText(run.cpu)}`,
+    );
+  }
   for (const [i, run] of (report.api?.pgbenchRounds ?? []).entries()) {
     out.push(
       `- pgbench round ${i + 1}: ${run.tps}/s, p50 ${ms(run.latencyMs.p50)} / p99 ${
@@ -334,6 +365,14 @@ export function markdown(report: BenchReport): string {
     );
   }
   const notes = [...report.notes];
+  if (report.api?.read) {
+    notes.push(
+      `like cache hit ratio: each GET reads the count and the user's state; the GET run asks as users of the ` +
+        `POST run, ${share(report.api.read.ownVideoShare)} of the requests for the video the user liked ` +
+        `(its state cached by the like), the others for a random one of the 1 000 (state uncached: a miss); ` +
+        `counts start uncached each round (the harness deletes the 1 000 videos' cache keys before it)`,
+    );
+  }
   for (const run of report.drain?.runs ?? []) if (run.note) notes.push(`${run.name}: ${run.note}`);
   for (const run of report.latency?.runs ?? []) if (run.note) notes.push(`${run.name}: ${run.note}`);
   if (notes.length > 0) out.push("", "## Notes", "", ...notes.map((n) => `- ${n}`));
