@@ -198,7 +198,7 @@ function withoutNotifyScript(script: string): string {
   );
 }
 
-/** Spawns bin/api.ts over `schema` on a free port; resolves once /health answers. */
+/** Spawns bin/api.ts over `schema` on a free port; resolves once it is ready (/health/ready). */
 async function startApi(
   schemaName: string,
   token: string,
@@ -217,12 +217,12 @@ async function startApi(
   await waitUntil(
     async () => {
       try {
-        return (await fetch(`http://127.0.0.1:${port}/health`).then((r) => r.text())).includes("ok");
+        return (await fetch(`http://127.0.0.1:${port}/health/ready`)).ok;
       } catch {
         return false;
       }
     },
-    "the API to answer /health",
+    "the API to be ready",
     60_000,
     200,
   );

@@ -22,6 +22,7 @@ import {
   runStartHooks,
   settingsProblems,
   startingApp,
+  startupCheck,
 } from "./runtime.ts";
 
 const { config, logger } = boot("api", { settingsProblems: () => settingsProblems(modules) });
@@ -29,7 +30,9 @@ const { signal, stopped } = shutdownSignal(logger);
 const metrics = new Metrics({ process: "api" });
 const redis = openRedis(config, logger);
 let db: SqlDatabase | undefined;
+const startup = startupCheck();
 const checks = {
+  started: startup.check,
   postgres: () => db ? db.query("select 1") : Promise.reject(new Error("not connected yet")),
   redis: () => redis.ping(),
 };
@@ -55,6 +58,7 @@ try {
     checks: { ...checks, ...checksOf(built) },
     bodyLimitBytes: config.HTTP_BODY_LIMIT_BYTES,
   });
+  startup.done();
   logger.info("api ready");
 } catch (error) {
   failStart(signal, error, logger);

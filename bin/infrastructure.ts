@@ -135,6 +135,8 @@ export function openRedis(config: Config, logger: Logger): Redis {
     retryStrategy: (times) => Math.min(5_000, 500 * times),
     // A Redis that accepts connections but does not answer must not hold requests: the cache is optional.
     commandTimeout: 2_000,
+    // Environments sharing one Redis stay apart, as their topics and groups do.
+    keyPrefix: config.NAME_PREFIX ? `${config.NAME_PREFIX}:` : "",
   });
   redis.on("error", (error) => logger.warn("waiting for Redis", { error: describe(error) }));
   return redis;

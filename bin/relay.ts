@@ -20,6 +20,7 @@ import {
   serveOps,
   settingsProblems,
   startRelayLoops,
+  startupCheck,
   subscriptionsOf,
 } from "./runtime.ts";
 
@@ -29,12 +30,14 @@ const metrics = new Metrics({ process: "relay" });
 const transport = kafkaTransport(config, logger);
 const admin = kafkaAdmin(config, logger);
 let db: SqlDatabase | undefined;
+const startup = startupCheck();
 const ops = serveOps({
   host: config.HOST,
   port: config.METRICS_PORT ?? 9464,
   metrics,
   logger,
   checks: {
+    started: startup.check,
     postgres: () => db ? db.query("select 1") : Promise.reject(new Error("not connected yet")),
     kafka: () => admin.ping(),
   },
@@ -56,6 +59,7 @@ try {
   });
   metrics.watchOutbox(running.source);
   metrics.watchLag(admin, subscriptionsOf(built, config));
+  startup.done();
 } catch (error) {
   failStart(signal, error, logger);
 }

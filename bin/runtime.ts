@@ -394,3 +394,12 @@ export function startingApp(
     ));
   return app;
 }
+
+/** A readiness check that fails until the process has finished starting (`done`). */
+export function startupCheck(): { check: ReadinessCheck; done(): void } {
+  let started = false;
+  return {
+    check: () => started ? Promise.resolve() : Promise.reject(new Error("starting")),
+    done: () => void (started = true),
+  };
+}

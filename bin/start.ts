@@ -48,6 +48,7 @@ import {
   startingApp,
   startJobs,
   startRelayLoops,
+  startupCheck,
   subscriptionsOf,
 } from "./runtime.ts";
 
@@ -73,7 +74,9 @@ if (real.database && !real.kafka && config.DATABASE_POOL < 2) {
 let db: SqlDatabase | undefined;
 let redis: Redis | undefined;
 let consumers: RunningConsumer[] = [];
+const startup = startupCheck();
 const checks: Record<string, () => Promise<unknown>> = {
+  started: startup.check,
   database: () => db ? db.query("select 1") : Promise.reject(new Error("not open yet")),
   ...consumerChecks(() => consumers),
 };
@@ -198,6 +201,7 @@ try {
     await Promise.all(consumers.map((consumer) => consumer.stop()));
     await withDeadline("closing the transport", transport.close(), config.SHUTDOWN_TIMEOUT_MS, logger);
   };
+  startup.done();
   const url = `http://${config.HOST}:${server.addr.port}`;
   say(`✓ ready in ${Math.round(performance.now() - started)} ms: ${url}`);
   for (const example of examplesOf(built)) say(`  try: ${example.replaceAll("{url}", url)}`);

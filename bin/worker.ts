@@ -28,6 +28,7 @@ import {
   settingsProblems,
   startConsumerGroups,
   startJobs,
+  startupCheck,
   subscriptionsOf,
 } from "./runtime.ts";
 
@@ -39,7 +40,9 @@ const transport = kafkaTransport(config, logger);
 const admin = kafkaAdmin(config, logger);
 let db: SqlDatabase | undefined;
 let consumers: RunningConsumer[] = [];
+const startup = startupCheck();
 const checks = {
+  started: startup.check,
   postgres: () => db ? db.query("select 1") : Promise.reject(new Error("not connected yet")),
   redis: () => redis.ping(),
   kafka: () => admin.ping(),
@@ -62,6 +65,7 @@ try {
   metrics.watchLag(admin, subscriptions);
   consumers = await startConsumerGroups(built, { transport, config, logger, metrics, signal });
   jobs = startJobs([...platformJobs(db, config), ...jobsOf(built)], { lock: new RedisLock(redis), logger });
+  startup.done();
   logger.info("worker ready", { groups: consumers.length });
 } catch (error) {
   failStart(signal, error, logger);

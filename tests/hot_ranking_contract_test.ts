@@ -52,7 +52,11 @@ Deno.test("Redis: every key of the ranking is under the client's prefix and expi
       "hot:video:minute",
     ],
   );
-  assert.deepEqual(await redis.redis.keys("hot:video:*"), [], "no key outside the prefix");
+  // Other processes may share this Redis: only keys of this test's own buckets (its clock) would be escapes.
+  const escaped = (await redis.redis.keys("hot:video:*")).filter((key) =>
+    keys.some((own) => own.slice(redis.prefix.length) === key)
+  );
+  assert.deepEqual(escaped, [], "no key outside the prefix");
   for (const key of keys) {
     const ttl = await redis.redis.ttl(key);
     assert.ok(ttl > 0 && ttl <= (24 * 60 + 10) * 60, `${key} expires in ${ttl} s`);

@@ -27,7 +27,7 @@ Deno.test("metrics of the API, relay and worker follow a like; lag and outbox ag
   let relay = spawnProcess("relay", { ...common, METRICS_PORT: String(ports.relay) });
   let worker = spawnProcess("worker", { ...common, METRICS_PORT: String(ports.worker) });
   const up = (port: number) =>
-    eventually(() => fetch(`http://127.0.0.1:${port}/health`).then((r) => r.ok, () => false), Boolean, {
+    eventually(() => fetch(`http://127.0.0.1:${port}/health/ready`).then((r) => r.ok, () => false), Boolean, {
       what: `health on ${port}`,
     });
   const like = async (user: number) => {
