@@ -53,7 +53,7 @@ Deno.test("metrics of the API, relay and worker follow a like; lag and outbox ag
     assert.equal(
       metricValue(apiText, "http_requests_total", {
         method: "POST",
-        route: "/:targetType/:targetId/likes",
+        route: "/videos/:targetId/likes",
         status: "200",
       }),
       1,
