@@ -25,7 +25,7 @@ import type {
   Subscriber,
   Subscription,
 } from "./ports.ts";
-import type { RetryPolicy } from "./retry.ts";
+import { type RetryPolicy, untilAborted } from "./retry.ts";
 
 export type { AfterCommit, BatchHandler, InboxTx } from "./dispatch.ts";
 export type { ConsumerStatus } from "./outage.ts";
@@ -198,7 +198,11 @@ async function runConsumer(options: GroupOptions, applyBatch: ApplyBatch): Promi
     // Past stop's deadline the member is gone: the abandoned work is redelivered from the last commit.
     if (positions.length === 0 || !subscription || givingUp.signal.aborted) return;
     try {
-      await untilAborted(subscription.commit(positions), givingUp.signal);
+      await untilAborted(
+        subscription.commit(positions),
+        givingUp.signal,
+        () => new StoppingError("consumer stopped"),
+      );
     } catch (error) {
       // A lost commit only means a redelivery, which the inbox absorbs.
       if (error instanceof StoppingError) return;
@@ -330,14 +334,4 @@ function nextPositions(messages: readonly ReceivedMessage[]): Position[] {
     });
   }
   return [...last.values()];
-}
-
-/** Resolves with `promise`, or rejects once `signal` aborts. */
-function untilAborted<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
-  if (signal.aborted) return Promise.reject(new StoppingError("consumer stopped"));
-  return new Promise<T>((resolve, reject) => {
-    const abort = () => reject(new StoppingError("consumer stopped"));
-    signal.addEventListener("abort", abort, { once: true });
-    promise.then(resolve, reject).finally(() => signal.removeEventListener("abort", abort));
-  });
 }

@@ -3,7 +3,7 @@ import type { Logger } from "../application/ports.ts";
 import { silentLogger } from "../application/ports.ts";
 import { MessageRejectedError } from "./errors.ts";
 import type { OutboxRecord, OutboxSource, Publisher, RejectedRow } from "./ports.ts";
-import { backoffDelay, type RetryPolicy, sleep } from "./retry.ts";
+import { backoffDelay, type RetryPolicy, sleep, untilAborted } from "./retry.ts";
 
 /** Counters the relay reports (wired to metrics by the composition root). */
 export interface RelayObserver {
@@ -69,7 +69,11 @@ export function startRelay(options: RelayOptions): RunningRelay {
   async function publishAll(rows: readonly OutboxRecord[]): Promise<void> {
     const started = performance.now();
     // A publish hung on an unreachable broker must not hold its claim past the stop deadline.
-    await untilAborted(options.publisher.publish(rows), abandoning.signal);
+    await untilAborted(
+      options.publisher.publish(rows),
+      abandoning.signal,
+      () => new RelayStoppedError("relay stopped"),
+    );
     publishedTotal += rows.length;
     observer.published?.(rows.length, (performance.now() - started) / 1000);
   }
@@ -193,14 +197,4 @@ export function startRelay(options: RelayOptions): RunningRelay {
       logger.info("relay stopped", { published: publishedTotal });
     },
   };
-}
-
-/** Resolves with `promise`, or rejects once `signal` aborts. */
-function untilAborted<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
-  if (signal.aborted) return Promise.reject(new RelayStoppedError("relay stopped"));
-  return new Promise<T>((resolve, reject) => {
-    const abort = () => reject(new RelayStoppedError("relay stopped"));
-    signal.addEventListener("abort", abort, { once: true });
-    promise.then(resolve, reject).finally(() => signal.removeEventListener("abort", abort));
-  });
 }

@@ -9,6 +9,7 @@ import { targetTypes } from "../../../domain/interaction/like.ts";
 import { parseId } from "../../../domain/shared/id.ts";
 import type { LikeConsistencyChecker } from "../../../application/interaction/consistency.ts";
 import { problem } from "../problem.ts";
+import { jsonBody, validated } from "../validation.ts";
 
 /** What the consistency routes need. */
 export interface ConsistencyRoutesDeps {
@@ -23,44 +24,29 @@ const checkBody = z.object({
   resource_id: z.union([z.string(), z.number()]),
 }).strict();
 
-/** Throws a 400 validation problem listing the issues. */
-function invalid(title: string, error: z.ZodError): never {
-  problem(400, "validation", title, z.prettifyError(error), {
-    errors: error.issues.map((issue) => ({ path: issue.path.join("."), message: issue.message })),
-  });
-}
-
 /** The consistency routes. */
 export function consistencyRoutes(deps: ConsistencyRoutesDeps): Hono {
   const app = new Hono();
 
   // Rounds, targets compared, inconsistencies found and fixed by kind, and the latest findings.
   app.get("/report", async (c) => {
-    const hours = hoursQuery.safeParse(c.req.query("hours"));
-    if (!hours.success) invalid("invalid report request: hours must be 1..720", hours.error);
-    return c.json(await deps.checker.report(hours.data));
+    const hours = validated(hoursQuery, c.req.query("hours"), "invalid report request: hours must be 1..720");
+    return c.json(await deps.checker.report(hours));
   });
 
   // Checks one target now (repairing it unless auto-fix is off): its findings, the cache before and after.
   app.post("/check", async (c) => {
-    let json: unknown;
-    try {
-      json = await c.req.json();
-    } catch {
-      problem(400, "malformed-json", "malformed JSON", "the request body is not valid JSON");
-    }
-    const body = checkBody.safeParse(json);
-    if (!body.success) invalid("invalid check request", body.error);
-    const id = parseId(body.data.resource_id);
+    const body = await jsonBody(c, checkBody, "invalid check request");
+    const id = parseId(body.resource_id);
     if (!id) {
       problem(
         400,
         "invalid-id",
         "invalid id",
-        `resource_id must be a positive 64-bit integer, got "${body.data.resource_id}"`,
+        `resource_id must be a positive 64-bit integer, got "${body.resource_id}"`,
       );
     }
-    return c.json(await deps.checker.checkOne({ type: body.data.resource_type, id }));
+    return c.json(await deps.checker.checkOne({ type: body.resource_type, id }));
   });
 
   return app;

@@ -2,7 +2,7 @@
 import { Hono } from "hono";
 import { z } from "zod";
 import { type HotRanking, hotWindows } from "../../../application/interaction/hot_ranking.ts";
-import { problem } from "../problem.ts";
+import { validated } from "../validation.ts";
 
 /** What the hot route needs. */
 export interface HotRoutesDeps {
@@ -22,13 +22,7 @@ const hotQuery = z.object({
 export function hotRoutes(deps: HotRoutesDeps): Hono {
   const app = new Hono();
   app.get("/videos/hot", async (c) => {
-    const parsed = hotQuery.safeParse(c.req.query());
-    if (!parsed.success) {
-      problem(400, "validation", "invalid hot videos query", z.prettifyError(parsed.error), {
-        errors: parsed.error.issues.map((issue) => ({ path: issue.path.join("."), message: issue.message })),
-      });
-    }
-    const { window, limit } = parsed.data;
+    const { window, limit } = validated(hotQuery, c.req.query(), "invalid hot videos query");
     return c.json({ window, items: await deps.ranking.top(window, limit) });
   });
   return app;

@@ -13,6 +13,7 @@ import { getLikeStatus, type GetLikeStatusDeps } from "../../../application/inte
 import { setLike, type SetLikeDeps } from "../../../application/interaction/set_like.ts";
 import { currentUser, optionalUser } from "../identity.ts";
 import { problem } from "../problem.ts";
+import { jsonBody } from "../validation.ts";
 import { traceHeaders } from "../trace.ts";
 
 /** What the like routes need. */
@@ -63,23 +64,12 @@ export function likeRoutes(deps: LikeRoutesDeps, options: LikeRoutesOptions = {}
 
   app.post("/likes", writeLimit, async (c) => {
     const userId = currentUser(c);
-    let json: unknown;
-    try {
-      json = await c.req.json();
-    } catch {
-      problem(400, "malformed-json", "malformed JSON", "the request body is not valid JSON");
-    }
-    const parsed = likeBody.safeParse(json);
-    if (!parsed.success) {
-      problem(400, "validation", "invalid like request", z.prettifyError(parsed.error), {
-        errors: parsed.error.issues.map((issue) => ({ path: issue.path.join("."), message: issue.message })),
-      });
-    }
-    const target = targetFrom(parsed.data.targetType, parsed.data.targetId);
+    const body = await jsonBody(c, likeBody, "invalid like request");
+    const target = targetFrom(body.targetType, body.targetId);
     const result = await setLike(deps, {
       userId,
       target,
-      action: parsed.data.action,
+      action: body.action,
       headers: traceHeaders(c),
     });
     return c.json({ ...result, target });
