@@ -91,12 +91,23 @@ export class PostgresInboxStore implements InboxStore {
   }
 }
 
-/** Deletes inbox rows older than `olderThanMs`; returns how many. */
-export async function purgeInbox(db: SqlClient, olderThanMs: number): Promise<number> {
+/**
+ * Deletes inbox rows processed more than `olderThanMs` before `now` (default: the database's clock, the one
+ * that stamped `processed_at`); returns how many.
+ */
+export async function purgeInbox(
+  db: SqlClient,
+  olderThanMs: number,
+  options: { readonly now?: Date } = {},
+): Promise<number> {
   const rows = await db.query<{ deleted: number }>(
-    `with gone as (delete from inbox where processed_at < now() - make_interval(secs => $1) returning 1)
+    `with gone as (
+       delete from inbox
+       where processed_at < coalesce($2::timestamptz, now()) - make_interval(secs => $1)
+       returning 1
+     )
      select count(*)::int as deleted from gone`,
-    [olderThanMs / 1000],
+    [olderThanMs / 1000, options.now?.toISOString() ?? null],
   );
   return rows[0]?.deleted ?? 0;
 }
