@@ -138,3 +138,40 @@ Deno.test("a process configured with another bucket count than the database reco
   assert.match(log, /OUTBOX_BUCKETS=128/);
   assert.match(log, /bucket count 64/);
 });
+
+Deno.test("deno task start with an unreachable broker waits, not ready, logging each attempt; SIGTERM ends it cleanly", async () => {
+  // given PostgreSQL and a broker address where nothing listens
+  await using db = await testDatabase();
+  const port = freePort();
+  const start = spawnProcess("start", {
+    DATABASE_URL: env.databaseUrl,
+    DATABASE_SCHEMA: db.schema,
+    NAME_PREFIX: `t${uniqueId()}`,
+    KAFKA_BROKERS: `127.0.0.1:${freePort()}`,
+    PORT: String(port),
+    LOG_LEVEL: "info",
+  });
+  try {
+    // then it answers /health, reports not ready and refuses the routes while it waits for the broker
+    await eventually(() => readiness(port), (status) => status === 503, { what: "503 from start" });
+    // ...and stays so while it retries (backing off from 0.5 s: several attempts in these 5 s)
+    const until = Date.now() + 5_000;
+    while (Date.now() < until) {
+      assert.equal(await readiness(port), 503);
+      await new Promise((resolve) => setTimeout(resolve, 250));
+    }
+    const route = await fetch(`http://127.0.0.1:${port}/videos/1/likes`);
+    assert.equal(route.status, 503);
+    await route.body?.cancel();
+  } finally {
+    // and a stop signal ends the waiting start cleanly
+    const status = await start.stop("SIGTERM");
+    assert.equal(status.code, 0);
+  }
+  const log = await start.log();
+  assert.doesNotMatch(log, /Uncaught|unhandled rejection/);
+  assert.ok(
+    (log.match(/waiting for the broker/g) ?? []).length >= 2,
+    `one line per attempt:\n${log.slice(-1500)}`,
+  );
+});

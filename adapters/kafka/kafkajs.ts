@@ -56,14 +56,14 @@ function text(value: Buffer | string | null | undefined): string {
   return typeof value === "string" ? value : value.toString("utf8");
 }
 
-function kafkaClient(settings: KafkaSettings): Kafka {
+function kafkaClient(settings: KafkaSettings, retries = 5): Kafka {
   const logger = settings.logger ?? silentLogger;
   return new Kafka({
     clientId: settings.clientId ?? "outbox-platform",
     brokers: [...settings.brokers],
     connectionTimeout: 3000,
     requestTimeout: 30_000,
-    retry: { initialRetryTime: 300, retries: 5, maxRetryTime: 5000 },
+    retry: { initialRetryTime: 300, retries, maxRetryTime: 5000 },
     logLevel: logLevel.ERROR,
     logCreator: () => ({ namespace, log }) => {
       // Connection errors during an outage are reported by the relay and consumers themselves, once per retry.
@@ -285,7 +285,9 @@ export class KafkaTopics implements TopicAdmin {
   readonly #kafka: Kafka;
 
   constructor(settings: KafkaSettings) {
-    this.#kafka = kafkaClient(settings);
+    // Few retries of its own: its callers retry with backoff and say so, and an unreachable broker must show
+    // within seconds (a readiness check, a start-up waiting for the broker), not after a minute of silence.
+    this.#kafka = kafkaClient(settings, 1);
   }
 
   async #withAdmin<T>(work: (admin: Admin) => Promise<T>): Promise<T> {
