@@ -38,7 +38,24 @@ export function boot(
     event.preventDefault();
     logger.error("unhandled rejection", { error: describe(event.reason) });
   });
+  globalThis.addEventListener("error", (event) => {
+    // postgres.js 3.4.9 can write a query on a connection whose socket just closed, from a timer no caller can
+    // catch (porsager/postgres#1066): during a database outage that would kill the process. The connection
+    // errors the query when it reconnects or is retried by its caller; the process lives on.
+    if (isClosedSocketWrite(event.error)) {
+      event.preventDefault();
+      logger.warn("database client wrote to a closed connection; the query is retried", {
+        error: describe(event.error),
+      });
+    }
+  });
   return { config, logger };
+}
+
+/** The postgres.js write-after-close race (a TypeError from its write path on a socket set to null). */
+function isClosedSocketWrite(error: unknown): boolean {
+  return error instanceof TypeError && /reading 'write'/.test(error.message) &&
+    /postgres[\/@].*connection\.js/.test(error.stack ?? "");
 }
 
 /** A process refuses to run as configured (waiting cannot fix it): it stops with the message. */
