@@ -46,7 +46,7 @@ class FrameReader {
       if (byte < 0x80) return value;
     }
   }
-  skip(bytes: number): void {
+  advance(bytes: number): void {
     this.#at += Math.max(0, bytes);
   }
   /** STRING / NULLABLE_STRING (int16 length), or COMPACT_(NULLABLE_)STRING (uvarint length + 1). */
@@ -61,7 +61,7 @@ class FrameReader {
   taggedFields(): void {
     for (let count = this.uvarint(); count > 0; count--) {
       this.uvarint();
-      this.skip(this.uvarint());
+      this.advance(this.uvarint());
     }
   }
 }

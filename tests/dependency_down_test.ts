@@ -8,6 +8,7 @@ import {
   eventually,
   freePort,
   kafkaControl,
+  readiness,
   spawnProcess,
   tcpProxy,
   testDatabase,
@@ -15,16 +16,6 @@ import {
 } from "./helpers.ts";
 
 const kafkaPort = 19094;
-
-async function readiness(port: number): Promise<number> {
-  try {
-    const response = await fetch(`http://127.0.0.1:${port}/health/ready`);
-    await response.body?.cancel();
-    return response.status;
-  } catch {
-    return 0;
-  }
-}
 
 Deno.test("api, relay and worker started with PostgreSQL and Kafka unreachable wait, and work once they answer", async () => {
   // given a migrated schema, PostgreSQL reachable only through a proxy that is closed, and no broker

@@ -11,6 +11,7 @@ import {
   eventually,
   freePort,
   metricValue,
+  readiness,
   scrape,
   spawnProcess,
   testDatabase,
@@ -18,17 +19,6 @@ import {
   uniqueId,
 } from "./helpers.ts";
 import { likesApi, namePrefixOf, relayFor } from "./fixtures.ts";
-
-/** Status of `/health/ready` on `port` (0 while nothing answers). */
-async function readiness(port: number): Promise<number> {
-  try {
-    const response = await fetch(`http://127.0.0.1:${port}/health/ready`);
-    await response.body?.cancel();
-    return response.status;
-  } catch {
-    return 0;
-  }
-}
 
 /** The child's exit status, or undefined if it is still running after `ms`. */
 async function exitWithin(child: Deno.ChildProcess, ms: number): Promise<Deno.CommandStatus | undefined> {

@@ -220,3 +220,14 @@ export function tcpProxy(port: number, targetPort: number) {
     },
   };
 }
+
+/** Status of `/health/ready` on `port` (0 while nothing answers). */
+export async function readiness(port: number): Promise<number> {
+  try {
+    const response = await fetch(`http://127.0.0.1:${port}/health/ready`);
+    await response.body?.cancel();
+    return response.status;
+  } catch {
+    return 0;
+  }
+}
