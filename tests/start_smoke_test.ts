@@ -41,27 +41,61 @@ async function start(dataDir: string, extra: Record<string, string> = {}) {
     }
   })();
   const exited = child.status;
-  await Promise.race([
-    eventually(() => Promise.resolve(url), (u) => u !== undefined, { timeoutMs: 60_000, what: "ready line" }),
-    exited.then(async (s) => {
-      if (!url) throw new Error(`start exited with ${s.code}: ${output.join("\n")}\n${await stderr}`);
-    }),
-  ]);
+  const stop = async (signal: Deno.Signal) => {
+    try {
+      child.kill(signal);
+    } catch { /* already gone */ }
+    const status = await exited;
+    await reading;
+    await stderr;
+    return status;
+  };
+  try {
+    await Promise.race([
+      eventually(() => Promise.resolve(url), (u) => u !== undefined, {
+        timeoutMs: 60_000,
+        what: "ready line",
+      }),
+      exited.then(async (s) => {
+        if (!url) throw new Error(`start exited with ${s.code}: ${output.join("\n")}\n${await stderr}`);
+      }),
+    ]);
+  } catch (error) {
+    await stop("SIGKILL");
+    throw error;
+  }
   return {
     url: url!,
     output,
-    async stop(signal: Deno.Signal) {
-      child.kill(signal);
-      const status = await exited;
-      await reading;
-      await stderr;
-      return status;
-    },
+    /** What the process wrote to stderr (its logs), once it has exited. */
+    stderr,
+    /** Sends `signal` (unless the process already exited) and waits for the exit. */
+    stop,
   };
 }
 
+type Started = Awaited<ReturnType<typeof start>>;
+
 const like = (url: string, user: number, video: number) =>
   fetch(`${url}/videos/${video}/likes`, { method: "POST", headers: { "x-user-id": String(user) } });
+
+/** Events the like projection applied in this process, from start's /metrics (a counter per process). */
+async function processed(url: string): Promise<number> {
+  const text = await (await fetch(`${url}/metrics`)).text();
+  return metricValue(text, "consumer_events_processed_total", { group: "like-persistence-group" });
+}
+
+/** Log lines at level error, and anything on stderr that is not a log line (an uncaught error). */
+function errorLines(stderr: string): string[] {
+  return stderr.split("\n").filter((line) => {
+    if (line.trim() === "") return false;
+    try {
+      return JSON.parse(line).level === "error";
+    } catch {
+      return true;
+    }
+  });
+}
 
 async function status(url: string, video: number, user?: number): Promise<{ count: number; liked: boolean }> {
   const response = await fetch(`${url}/videos/${video}/likes`, {
@@ -72,9 +106,15 @@ async function status(url: string, video: number, user?: number): Promise<{ coun
 
 Deno.test("deno task start: embedded platform keeps its data across SIGTERM and SIGKILL, each like applied once", async () => {
   const dataDir = await Deno.makeTempDir({ prefix: "start-smoke-" });
+  const started: Started[] = [];
+  const launch = async () => {
+    const app = await start(dataDir);
+    started.push(app);
+    return app;
+  };
   try {
     // given a fresh data folder, when a user likes a video
-    let app = await start(dataDir);
+    let app = await launch();
     assert.ok(app.output.some((line) => line.includes("PGlite created")), app.output.join("\n"));
     const response = await like(app.url, 7, 42);
     assert.equal(response.status, 200);
@@ -84,7 +124,7 @@ Deno.test("deno task start: embedded platform keeps its data across SIGTERM and 
 
     // when stopped with SIGTERM and started again, the data is there
     assert.equal((await app.stop("SIGTERM")).code, 0);
-    app = await start(dataDir);
+    app = await launch();
     assert.ok(app.output.some((line) => line.includes("PGlite opened")));
     assert.deepEqual(await status(app.url, 42, 7), { count: 1, liked: true });
 
@@ -92,16 +132,23 @@ Deno.test("deno task start: embedded platform keeps its data across SIGTERM and 
     const total = 2000;
     let next = 1;
     let answered = 0;
+    let killed = false;
+    const failures: string[] = [];
     const liker = async () => {
       while (next <= total) {
         const user = next++;
+        let response: Response;
         try {
-          const r = await like(app.url, user, (user % 20) + 1);
-          await r.body?.cancel();
-          if (r.ok) answered++;
-        } catch {
-          return; // the process is gone
+          response = await like(app.url, user, (user % 20) + 1);
+        } catch (error) {
+          // Requests cut by the kill fail; one that failed before it is a failure of the platform.
+          if (!killed) failures.push(`user ${user}: ${error}`);
+          return;
         }
+        // Any status that arrived was given before the kill, and each must be a success.
+        if (response.status === 200) answered++;
+        else failures.push(`user ${user}: HTTP ${response.status} ${await response.text().catch(() => "")}`);
+        await response.body?.cancel().catch(() => {});
       }
     };
     const liking = Promise.all(Array.from({ length: 8 }, liker));
@@ -109,12 +156,15 @@ Deno.test("deno task start: embedded platform keeps its data across SIGTERM and 
       timeoutMs: 60_000,
       what: "600 likes",
     });
+    killed = true;
     assert.equal((await app.stop("SIGKILL")).signal, "SIGKILL");
     await liking;
     assert.ok(answered < total, `killed mid-stream (${answered} answered)`);
+    assert.deepEqual(failures, [], "every like before the kill answered 200");
+    assert.deepEqual(errorLines(await app.stderr), [], "no error logged before the kill");
 
     // then after a restart, every committed like is counted exactly once
-    app = await start(dataDir);
+    app = await launch();
     const truth = new Map<number, number>();
     for (let user = 1; user < next; user++) {
       const video = (user % 20) + 1;
@@ -128,16 +178,22 @@ Deno.test("deno task start: embedded platform keeps its data across SIGTERM and 
         what: `video ${video} counted ${truth.get(video) ?? 0} times`,
       });
     }
+    // and the projection was behind when the process died: the restarted process, which got no new likes,
+    // applied likes the killed one had committed but not applied
+    assert.ok(await processed(app.url) > 0, "the restarted process had committed likes left to apply");
     assert.equal((await app.stop("SIGTERM")).code, 0);
   } finally {
+    for (const app of started) await app.stop("SIGKILL");
     await Deno.remove(dataDir, { recursive: true });
   }
 });
 
 Deno.test("a second deno task start on the same data folder refuses at once, and the first is unharmed", async () => {
   const dataDir = await Deno.makeTempDir({ prefix: "start-lock-" });
+  let first: Started | undefined;
   try {
-    const first = await start(dataDir);
+    first = await start(dataDir);
+    const url = first.url;
     const liked = await like(first.url, 1, 1);
     await liked.body?.cancel();
     const second = new Deno.Command(Deno.execPath(), {
@@ -149,11 +205,12 @@ Deno.test("a second deno task start on the same data folder refuses at once, and
     assert.equal(result.code, 1);
     const message = new TextDecoder().decode(result.stderr);
     assert.match(message, new RegExp(`data folder ${dataDir} is in use`));
-    await eventually(() => status(first.url, 1, 1), (s) => s.liked && s.count === 1, {
+    await eventually(() => status(url, 1, 1), (s) => s.liked && s.count === 1, {
       what: "first unharmed",
     });
     assert.equal((await first.stop("SIGTERM")).code, 0);
   } finally {
+    await first?.stop("SIGKILL");
     await Deno.remove(dataDir, { recursive: true });
   }
 });
@@ -197,15 +254,16 @@ for (
     await using db = await testDatabase();
     const [topic] = await testTopics(2, "interaction-events");
     const dataDir = await Deno.makeTempDir({ prefix: "start-real-" });
-    const app = await start(dataDir, {
-      DATABASE_URL: servers.databaseUrl,
-      DATABASE_SCHEMA: db.schema,
-      NAME_PREFIX: topic.slice(0, topic.indexOf(".")),
-      ...(mode.kafka ? { KAFKA_BROKERS: servers.brokers.join(",") } : {}),
-      ...(mode.redis ? { REDIS_URL: servers.redisUrl } : {}),
-      ...mode.extra,
-    });
+    let started: Started | undefined;
     try {
+      const app = started = await start(dataDir, {
+        DATABASE_URL: servers.databaseUrl,
+        DATABASE_SCHEMA: db.schema,
+        NAME_PREFIX: topic.slice(0, topic.indexOf(".")),
+        ...(mode.kafka ? { KAFKA_BROKERS: servers.brokers.join(",") } : {}),
+        ...(mode.redis ? { REDIS_URL: servers.redisUrl } : {}),
+        ...mode.extra,
+      });
       assert.ok(app.output.some((line) => line.includes("PostgreSQL")), app.output.join("\n"));
       assert.ok(app.output.some((line) => line.includes(mode.kafka ? "transport  Kafka" : "in-process")));
       assert.ok(app.output.some((line) => line.includes(mode.redis ? "Redis cache" : "memory cache")));
@@ -229,8 +287,9 @@ for (
       );
       assert.ok(metricValue(text, "relay_events_published_total") >= 1, "relay_events_published_total");
       assert.ok(text.includes("batch_processor_flush_size"), "BatchProcessor series");
-    } finally {
       assert.equal((await app.stop("SIGTERM")).code, 0);
+    } finally {
+      await started?.stop("SIGKILL");
       await Deno.remove(dataDir, { recursive: true });
     }
   });
