@@ -148,6 +148,7 @@ export class PostgresOutboxSource implements OutboxSource {
   readonly #namespace: number;
   readonly #exclusive: boolean;
   readonly #waiters = new Set<() => void>();
+  #missedWake = false;
   #unlisten: (() => Promise<void>) | undefined;
 
   constructor(db: SqlDatabase, settings: OutboxSourceSettings = {}) {
@@ -166,9 +167,12 @@ export class PostgresOutboxSource implements OutboxSource {
 
   // One commit wakes one claim loop: waking them all would have every loop run a claim for a few rows. A loop
   // that claims a full batch goes on without waiting, and further commits wake further loops.
+  // A commit notified while no loop waits (all busy claiming, or between an empty claim and its wait) is kept
+  // for the next wait, which then returns at once: otherwise its row would wait for the poll.
   #wakeOne(): void {
     const [first] = this.#waiters;
-    first?.();
+    if (first) first();
+    else this.#missedWake = true;
   }
 
   /** Stops listening and wakes any waiter. */
@@ -185,6 +189,10 @@ export class PostgresOutboxSource implements OutboxSource {
 
   waitForRows(timeoutMs: number, signal?: AbortSignal): Promise<void> {
     if (signal?.aborted) return Promise.resolve();
+    if (this.#missedWake) {
+      this.#missedWake = false;
+      return Promise.resolve();
+    }
     return new Promise((resolve) => {
       const wake = () => {
         clearTimeout(timer);

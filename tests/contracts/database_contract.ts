@@ -160,6 +160,30 @@ export function databaseContract(name: string, open: OpenDb, options: { exclusiv
     assert.equal((await source(db).backlog()).pending, 1, "an event under the bound is written");
   });
 
+  Deno.test(`${name}: a commit notified while no relay loop waits still wakes the next wait`, async () => {
+    await using db = await open();
+    const relay = source(db);
+    await relay.listen();
+    try {
+      // given a commit whose notification arrives while nobody waits (the loops are busy claiming)
+      await db.transaction((tx) =>
+        new PostgresOutboxWriter(tx, { channel: `outbox_${db.schema}` }).append("topic-a", [event("k", 1)])
+      );
+      await new Promise((resolve) => setTimeout(resolve, 300));
+
+      // when a loop then waits with a poll interval of ten minutes, then it is woken at once
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const woken = await Promise.race([
+        relay.waitForRows(600_000).then(() => true),
+        new Promise<boolean>((resolve) => timer = setTimeout(() => resolve(false), 10_000)),
+      ]);
+      clearTimeout(timer);
+      assert.equal(woken, true, "the notified commit was lost: the loop would wait for its poll");
+    } finally {
+      await relay.close();
+    }
+  });
+
   if (!options.exclusive) {
     Deno.test(`${name}: a bucket claimed by one relay is not claimed by another until the first commits`, async () => {
       await using db = await open();
