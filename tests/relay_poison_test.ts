@@ -3,29 +3,8 @@ import { KafkajsTransport, KafkaTopics } from "../adapters/kafka/kafkajs.ts";
 import { PostgresOutboxSource, PostgresOutboxWriter } from "../adapters/postgres/outbox_store.ts";
 import { bucketOf } from "../outbox/buckets.ts";
 import { createEnvelope, type Envelope } from "../outbox/envelope.ts";
-import { MessageRejectedError } from "../outbox/errors.ts";
-import type { Publisher } from "../outbox/ports.ts";
 import { startRelay } from "../outbox/relay.ts";
 import { env, eventually, readTopic, testDatabase, testLogger, uniqueId } from "./helpers.ts";
-
-/**
- * The kafkajs transport, with the broker's refusal of a too-large message turned into MessageRejectedError
- * (the adapter does not classify its errors yet).
- */
-function classifyingTooLarge(transport: KafkajsTransport): Publisher {
-  return {
-    async publish(messages) {
-      try {
-        await transport.publish(messages);
-      } catch (error) {
-        if (error instanceof Error && "type" in error && error.type === "MESSAGE_TOO_LARGE") {
-          throw new MessageRejectedError("MESSAGE_TOO_LARGE", error.message, { cause: error });
-        }
-        throw error;
-      }
-    },
-  };
-}
 
 /** `count` keys that share one key bucket, so one claim holds all of them. */
 function keysOfOneBucket(count: number): string[] {
@@ -75,7 +54,7 @@ Deno.test("a row too large for its topic is parked; the other keys of its bucket
   const parked: [number, string][] = [];
   const relay = startRelay({
     source,
-    publisher: classifyingTooLarge(transport),
+    publisher: transport, // the adapter itself refuses a too-large message with MessageRejectedError
     concurrency: 2,
     pollIntervalMs: 200,
     logger: testLogger,
