@@ -25,7 +25,6 @@ import {
   openDatabase,
   openRedis,
   shutdownSignal,
-  StartRefusedError,
   untilReady,
   withDeadline,
 } from "./infrastructure.ts";
@@ -81,6 +80,18 @@ const checks: Record<string, () => Promise<unknown>> = {
   ...consumerChecks(() => consumers),
 };
 
+// The data folder is locked before anything else, so a second start on it names the folder, not the port.
+let releaseDataDir = () => {};
+if (!real.database) {
+  try {
+    releaseDataDir = (await lockDataDir(config.DATA_DIR)).release;
+  } catch (error) {
+    if (!(error instanceof DataDirLockedError)) throw error;
+    console.error(`✗ ${error.message}`);
+    Deno.exit(1);
+  }
+}
+
 // Health and readiness answer at once (the port is printed when everything runs).
 let app: Hono = startingApp({ checks, metrics, logger });
 const server = Deno.serve(
@@ -88,7 +99,6 @@ const server = Deno.serve(
   (request) => app.fetch(request),
 );
 
-let releaseDataDir = () => {};
 let shutdownParts: (() => Promise<void>) | undefined;
 try {
   // Database: PGlite in DATA_DIR (locked: PGlite itself does not lock, and two writers lose commits) or PostgreSQL.
@@ -101,12 +111,6 @@ try {
       })`,
     );
   } else {
-    try {
-      releaseDataDir = (await lockDataDir(config.DATA_DIR)).release;
-    } catch (error) {
-      if (error instanceof DataDirLockedError) throw new StartRefusedError(error.message);
-      throw error;
-    }
     const pglite = await openPglite(`${config.DATA_DIR}/pg`);
     db = pglite;
     say(
@@ -206,11 +210,6 @@ try {
   say(`✓ ready in ${Math.round(performance.now() - started)} ms: ${url}`);
   for (const example of examplesOf(built)) say(`  try: ${example.replaceAll("{url}", url)}`);
 } catch (error) {
-  // A data folder in use is refused with code 1 (a second start), as before.
-  if (error instanceof StartRefusedError) {
-    console.error(`✗ ${error.message}`);
-    Deno.exit(1);
-  }
   failStart(signal, error, logger);
 }
 
