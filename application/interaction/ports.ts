@@ -15,8 +15,6 @@ export interface LikeRepository {
 /** Reads outside a transaction, for the read path. */
 export interface LikeQueries {
   isLiked(userId: string, target: LikeTarget): Promise<boolean>;
-  /** The count from the projection kept by the consumer (0 when none); it lags the likes by a batch. */
-  count(target: LikeTarget): Promise<number>;
   /** The true counts from the like rows, keyed by `targetKey` (0 when none). */
   countLikes(targets: readonly LikeTarget[]): Promise<Map<string, number>>;
   /** Which of `userIds` like the target now. */

@@ -41,14 +41,6 @@ export class PostgresLikeStore implements LikeRepository, LikeQueries {
     return rows.length > 0;
   }
 
-  async count(target: LikeTarget): Promise<number> {
-    const rows = await this.#sql.query<{ count: string }>(
-      "select count::text as count from like_counts where target_type = $1 and target_id = $2",
-      [target.type, target.id],
-    );
-    return rows.length > 0 ? Number(rows[0].count) : 0;
-  }
-
   async countLikes(targets: readonly LikeTarget[]): Promise<Map<string, number>> {
     const counts = new Map(targets.map((target) => [targetKey(target), 0]));
     if (targets.length === 0) return counts;
