@@ -115,14 +115,19 @@ export function openDatabase(config: Config, logger: Logger, signal?: AbortSigna
   );
 }
 
+/** The advisory-lock namespace of a schema's relays, so outboxes in different schemas never block each other. */
+export function lockNamespaceOf(schema: string): number {
+  let hash = 0;
+  for (const char of schema) hash = (Math.imul(hash, 31) + char.charCodeAt(0)) | 0;
+  return hash;
+}
+
 /** Outbox settings writers and relays share; channel and lock namespace follow the schema. */
 export function outboxSettings(config: Config): OutboxSourceSettings {
-  let hash = 0;
-  for (const char of config.DATABASE_SCHEMA) hash = (Math.imul(hash, 31) + char.charCodeAt(0)) | 0;
   return {
     channel: `outbox_${config.DATABASE_SCHEMA}`,
     buckets: config.OUTBOX_BUCKETS,
-    lockNamespace: hash,
+    lockNamespace: lockNamespaceOf(config.DATABASE_SCHEMA),
     maxEventBytes: config.OUTBOX_MAX_EVENT_BYTES,
   };
 }

@@ -9,6 +9,7 @@ import { Metrics } from "../adapters/metrics/prometheus.ts";
 import { PostgresOutboxSource } from "../adapters/postgres/outbox_store.ts";
 import type { SqlDatabase } from "../adapters/postgres/sql_client.ts";
 import { type Config, loadConfig } from "../bin/config.ts";
+import { lockNamespaceOf as namespaceOfSchema } from "../bin/infrastructure.ts";
 import { modules } from "../bin/modules.ts";
 import { buildModules, routesOf, startConsumerGroups } from "../bin/runtime.ts";
 import { startRelay } from "../outbox/relay.ts";
@@ -109,11 +110,9 @@ export async function relayFor(
   };
 }
 
-/** An advisory-lock namespace of a test's own, so relays of tests running side by side never block each other. */
+/** An advisory-lock namespace of a test's own, as the processes derive it from their schema. */
 export function lockNamespaceOf(db: { schema: string }): number {
-  let hash = 0;
-  for (const char of db.schema) hash = (Math.imul(hash, 31) + char.charCodeAt(0)) | 0;
-  return hash;
+  return namespaceOfSchema(db.schema);
 }
 
 /** Every consumer group of the registered modules over the test schema, started by the platform runtime. */

@@ -4,6 +4,7 @@ import { PostgresOutboxSource, PostgresOutboxWriter } from "../adapters/postgres
 import { bucketOf } from "../outbox/buckets.ts";
 import { createEnvelope, type Envelope } from "../outbox/envelope.ts";
 import { startRelay } from "../outbox/relay.ts";
+import { lockNamespaceOf } from "./fixtures.ts";
 import { env, eventually, readTopic, testDatabase, testLogger, uniqueId } from "./helpers.ts";
 
 /** `count` keys that share one key bucket, so one claim holds all of them. */
@@ -48,7 +49,10 @@ Deno.test("a row too large for its topic is parked; the other keys of its bucket
   assert.ok(poison);
 
   // when the relay runs
-  const source = new PostgresOutboxSource(db, { channel: `outbox_${db.schema}` });
+  const source = new PostgresOutboxSource(db, {
+    channel: `outbox_${db.schema}`,
+    lockNamespace: lockNamespaceOf(db),
+  });
   await source.listen();
   const transport = new KafkajsTransport({ brokers: env.brokers });
   const parked: [number, string][] = [];

@@ -8,6 +8,7 @@ import {
 import { createEnvelope } from "../../outbox/envelope.ts";
 import { EventTooLargeError } from "../../outbox/errors.ts";
 import type { OutboxRecord } from "../../outbox/ports.ts";
+import { lockNamespaceOf } from "../../bin/infrastructure.ts";
 import type { OpenDb } from "./adapters.ts";
 
 function event(key: string, seq: number) {
@@ -32,7 +33,11 @@ async function drainAll(source: PostgresOutboxSource): Promise<OutboxRecord[]> {
 /** Registers the database contract for one adapter. */
 export function databaseContract(name: string, open: OpenDb, options: { exclusive?: boolean } = {}): void {
   const source = (db: Awaited<ReturnType<OpenDb>>) =>
-    new PostgresOutboxSource(db, { channel: `outbox_${db.schema}`, exclusive: options.exclusive });
+    new PostgresOutboxSource(db, {
+      channel: `outbox_${db.schema}`,
+      exclusive: options.exclusive,
+      lockNamespace: lockNamespaceOf(db.schema),
+    });
 
   Deno.test(`${name}: a rolled-back transaction leaves no event; a committed one is claimed`, async () => {
     await using db = await open();

@@ -26,6 +26,7 @@ import type {
 import { startRelay } from "../../outbox/relay.ts";
 import type { RetryPolicy } from "../../outbox/retry.ts";
 import { eventually, testLogger, uniqueId } from "../helpers.ts";
+import { lockNamespaceOf } from "../../bin/infrastructure.ts";
 import type { TestDb } from "./adapters.ts";
 
 /** A database and a transport working together, as one deployment mode uses them. */
@@ -235,6 +236,7 @@ export function pipelineContract(name: string, open: () => Promise<Stack>): void
       }
       const source = new PostgresOutboxSource(stack.db, {
         channel: `outbox_${stack.db.schema}`,
+        lockNamespace: lockNamespaceOf(stack.db.schema),
         exclusive: !stack.concurrentRelay,
       });
       try {
