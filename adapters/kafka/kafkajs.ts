@@ -56,6 +56,9 @@ function text(value: Buffer | string | null | undefined): string {
   return typeof value === "string" ? value : value.toString("utf8");
 }
 
+/** Backstop for one publish (as the platformatic adapter's): a broker that is gone or hangs fails it by then. */
+const publishDeadlineMs = 15_000;
+
 function kafkaClient(settings: KafkaSettings, retries = 5): Kafka {
   const logger = settings.logger ?? silentLogger;
   return new Kafka({
@@ -161,19 +164,32 @@ export class KafkajsTransport implements Publisher, Subscriber {
       byTopic.set(message.topic, list);
     }
     const used = this.#connectedProducer();
+    let timer: ReturnType<typeof setTimeout> | undefined;
     try {
       const producer = await used;
-      await producer.sendBatch({
-        acks: -1,
-        compression: this.#settings.compression === "gzip" ? 1 : 0,
-        topicMessages: [...byTopic].map(([topic, list]) => ({ topic, messages: list })),
-      });
+      // A backstop: with the broker gone, kafkajs' own retries and request timeouts can hold one publish (and the
+      // relay's claim) for a minute or more; failing it sooner lets the relay back off and report the outage.
+      await Promise.race([
+        producer.sendBatch({
+          acks: -1,
+          compression: this.#settings.compression === "gzip" ? 1 : 0,
+          topicMessages: [...byTopic].map(([topic, list]) => ({ topic, messages: list })),
+        }),
+        new Promise<never>((_, reject) => {
+          timer = setTimeout(
+            () => reject(new Error(`publish not acknowledged within ${publishDeadlineMs} ms`)),
+            publishDeadlineMs,
+          );
+        }),
+      ]);
     } catch (error) {
       // A producer whose send failed may hold stale sequence numbers: start the next publish on a new one.
       // Only the producer this send used: another loop may already have replaced it with a healthy one.
       if (this.#producer === used) this.#producer = undefined;
       used.then((producer) => producer.disconnect()).catch(() => {});
       throw (await kafkajsRejection(error, messages, () => this.#listTopics())) ?? error;
+    } finally {
+      clearTimeout(timer);
     }
   }
 
