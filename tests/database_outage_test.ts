@@ -9,6 +9,7 @@ import type { ReceivedMessage } from "../outbox/ports.ts";
 import {
   env,
   eventually,
+  exitWithin,
   freePort,
   metricValue,
   readTopic,
@@ -33,15 +34,6 @@ async function readiness(port: number): Promise<{ status: number; checks: Record
   } catch {
     return { status: 0, checks: {} };
   }
-}
-
-/** The child's exit status, or undefined if it is still running after `ms`. */
-async function exitWithin(child: Deno.ChildProcess, ms: number): Promise<Deno.CommandStatus | undefined> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const late = new Promise<undefined>((resolve) => timer = setTimeout(() => resolve(undefined), ms));
-  const status = await Promise.race([child.status, late]);
-  clearTimeout(timer);
-  return status;
 }
 
 /**

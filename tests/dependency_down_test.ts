@@ -6,6 +6,7 @@ import assert from "node:assert/strict";
 import {
   env,
   eventually,
+  exitWithin,
   freePort,
   kafkaControl,
   readiness,
@@ -109,21 +110,11 @@ Deno.test("a process configured with another bucket count than the database reco
     OUTBOX_BUCKETS: "128",
     METRICS_PORT: String(freePort()),
   });
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const status = await Promise.race([
-    relay.child.status,
-    new Promise<Deno.CommandStatus>((_, reject) =>
-      timer = setTimeout(
-        () => reject(new Error("the relay kept running with a mismatched bucket count")),
-        60_000,
-      )
-    ),
-  ]).finally(async () => {
-    clearTimeout(timer);
-    await relay.stop("SIGKILL");
-  });
+  const status = await exitWithin(relay.child, 60_000);
+  await relay.stop("SIGKILL");
 
   // then it exits with code 2 and says which values disagree, instead of running half started
+  assert.ok(status, "the relay kept running with a mismatched bucket count");
   assert.equal(status.code, 2);
   const log = await relay.log();
   assert.match(log, /OUTBOX_BUCKETS=128/);

@@ -9,6 +9,7 @@ import { createEnvelope } from "../outbox/envelope.ts";
 import {
   env,
   eventually,
+  exitWithin,
   freePort,
   metricValue,
   readiness,
@@ -19,15 +20,6 @@ import {
   uniqueId,
 } from "./helpers.ts";
 import { likesApi, namePrefixOf, relayFor } from "./fixtures.ts";
-
-/** The child's exit status, or undefined if it is still running after `ms`. */
-async function exitWithin(child: Deno.ChildProcess, ms: number): Promise<Deno.CommandStatus | undefined> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const late = new Promise<undefined>((resolve) => timer = setTimeout(() => resolve(undefined), ms));
-  const status = await Promise.race([child.status, late]);
-  clearTimeout(timer);
-  return status;
-}
 
 /** Sends SIGTERM and waits up to `ms` for the exit; the status, or undefined if it had to be killed. */
 async function terminate(process: ReturnType<typeof spawnProcess>, ms = 60_000) {

@@ -231,3 +231,15 @@ export async function readiness(port: number): Promise<number> {
     return 0;
   }
 }
+
+/** The child's exit status, or undefined if it is still running after `ms`. */
+export async function exitWithin(
+  child: Deno.ChildProcess,
+  ms: number,
+): Promise<Deno.CommandStatus | undefined> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<undefined>((resolve) => timer = setTimeout(() => resolve(undefined), ms));
+  const status = await Promise.race([child.status, late]);
+  clearTimeout(timer);
+  return status;
+}
