@@ -21,6 +21,7 @@ import {
 } from "../outbox/consumer.ts";
 import type { Publisher, Subscriber } from "../outbox/ports.ts";
 import type { RetryPolicy } from "../outbox/retry.ts";
+import type { TokenVerifier } from "./http/identity.ts";
 import type { OutboxSettings } from "./postgres/outbox_store.ts";
 import type { SqlDatabase } from "./postgres/sql_client.ts";
 import { parseSettings } from "./settings.ts";
@@ -33,6 +34,8 @@ export interface ContextModule {
   readonly migrations?: URL;
   /** Topics it publishes to; the platform creates them (and their `.dlq`) with the configured prefix. */
   readonly topics?: readonly ModuleTopic[];
+  /** Secrets `deno task start` generates into its data folder when they are unset (e.g. a signing key). */
+  readonly generatedSecrets?: readonly string[];
   /** Validates the context's own settings; returns one line per bad variable (empty when all are valid). */
   checkSettings?(env: Readonly<Record<string, string | undefined>>): string[];
   /**
@@ -87,8 +90,6 @@ export interface Platform {
   topic(name: string): string;
   /** How many hot items a warm-up hook loads (CACHE_WARM_LIMIT). */
   readonly cacheWarmLimit: number;
-  /** The operator token (OPERATOR_TOKEN) guarding operator endpoints; undefined: they answer 403. */
-  readonly operatorToken?: string;
   /** The environment, for the module's own settings (see `withSettings`). */
   readonly env: Readonly<Record<string, string | undefined>>;
 }
@@ -105,6 +106,13 @@ export interface ContextParts {
   readonly examples?: readonly string[];
   /** Readiness checks, reported by `/health/ready` as `<context>.<name>`. */
   readonly checks?: Readonly<Record<string, () => Promise<unknown>>>;
+  /**
+   * Verifies users' access tokens for every context's routes (the user center supplies it; one module at
+   * most). Without one, only the operator token authenticates.
+   */
+  readonly verifyToken?: TokenVerifier;
+  /** Why the API must not start in this configuration (e.g. no signing secret); relays and workers may. */
+  readonly apiRefusals?: readonly string[];
 }
 
 /** Work a worker runs every `everyMs`, one worker at a time (under the distributed lock `job:<name>`). */

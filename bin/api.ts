@@ -15,7 +15,9 @@ import {
 } from "./infrastructure.ts";
 import { modules } from "./modules.ts";
 import {
+  authenticatorOf,
   buildModules,
+  checkApiRefusals,
   checkBucketCount,
   checksOf,
   routesOf,
@@ -43,16 +45,18 @@ const server = Deno.serve({
   port: config.PORT,
   hostname: config.HOST,
   onListen: ({ port }) => logger.info("api listening", { url: `http://${config.HOST}:${port}` }),
-}, (request) => app.fetch(request));
+}, (request, info) => app.fetch(request, info));
 
 try {
   db = await openDatabase(config, logger, signal);
   await checkBucketCount(db, config, logger, signal);
   const built = buildModules(modules, { db, redis, config, logger, metrics });
+  checkApiRefusals(built);
   metrics.watchOutbox(new PostgresOutboxSource(db, outboxSettings(config)));
   for (const line of await runStartHooks(built, logger)) logger.info(line);
   app = createApp({
     routes: routesOf(built),
+    authenticator: authenticatorOf(built, config),
     logger,
     metrics,
     checks: { ...checks, ...checksOf(built) },

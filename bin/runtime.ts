@@ -6,6 +6,7 @@ import { Hono } from "hono";
 import type { Redis } from "ioredis";
 import type { ConsumerGroup, ContextModule, ContextParts, PeriodicJob } from "../adapters/context_module.ts";
 import { opsRoutes, type ReadinessCheck } from "../adapters/http/app.ts";
+import { type Authenticator, bearerAuthenticator } from "../adapters/http/identity.ts";
 import type { Metrics } from "../adapters/metrics/prometheus.ts";
 import { PostgresOutboxSource, purgeInbox } from "../adapters/postgres/outbox_store.ts";
 import { expectSetting, recordSetting } from "../adapters/postgres/platform_settings.ts";
@@ -49,7 +50,6 @@ export function buildModules(
       metrics: deps.metrics.registry,
       topic: (name) => prefixed(config, name),
       cacheWarmLimit: config.CACHE_WARM_LIMIT,
-      operatorToken: config.OPERATOR_TOKEN,
       env,
     }),
   }));
@@ -121,6 +121,53 @@ export function checkBucketCount(db: SqlClient, config: Config, logger: Logger, 
 /** The routes of every module. */
 export function routesOf(built: readonly BuiltModule[]) {
   return built.flatMap(({ parts }) => parts.routes ?? []);
+}
+
+/**
+ * How the API authenticates: the operator token (when configured) and the token verifier a module supplies.
+ * Two modules supplying one is a wiring error.
+ */
+export function authenticatorOf(built: readonly BuiltModule[], config: Pick<Config, "OPERATOR_TOKEN">): Authenticator {
+  const verifiers = built.filter(({ parts }) => parts.verifyToken);
+  if (verifiers.length > 1) {
+    throw new Error(`several modules verify tokens: ${verifiers.map(({ module }) => module.name).join(", ")}`);
+  }
+  return bearerAuthenticator({ verify: verifiers[0]?.parts.verifyToken, operatorToken: config.OPERATOR_TOKEN });
+}
+
+/** Refuses to start an API whose modules say it cannot serve in this configuration (one line each). */
+export function checkApiRefusals(built: readonly BuiltModule[]): void {
+  const refusals = built.flatMap(({ module, parts }) => (parts.apiRefusals ?? []).map((r) => `${module.name}: ${r}`));
+  if (refusals.length > 0) throw new StartRefusedError(refusals.join("\n"));
+}
+
+/**
+ * The secrets the modules want generated when unset (`deno task start`): each is created once, kept in
+ * `<dataDir>/secrets/<NAME>` (readable by the owner only) and reused at the next start.
+ */
+export async function generatedSecrets(
+  modules: readonly ContextModule[],
+  env: Readonly<Record<string, string | undefined>>,
+  dataDir: string,
+): Promise<{ env: Record<string, string | undefined>; created: string[] }> {
+  const result: Record<string, string | undefined> = { ...env };
+  const created: string[] = [];
+  for (const name of modules.flatMap((module) => module.generatedSecrets ?? [])) {
+    if (result[name]) continue;
+    const path = `${dataDir}/secrets/${name}`;
+    try {
+      result[name] = (await Deno.readTextFile(path)).trim();
+    } catch (error) {
+      if (!(error instanceof Deno.errors.NotFound)) throw error;
+      const bytes = crypto.getRandomValues(new Uint8Array(48));
+      const secret = btoa(String.fromCharCode(...bytes));
+      await Deno.mkdir(`${dataDir}/secrets`, { recursive: true, mode: 0o700 });
+      await Deno.writeTextFile(path, `${secret}\n`, { mode: 0o600, createNew: true });
+      result[name] = secret;
+      created.push(path);
+    }
+  }
+  return { env: result, created };
 }
 
 /** The readiness checks of every module, as `<context>.<name>`. */

@@ -30,12 +30,15 @@ import {
 } from "./infrastructure.ts";
 import { modules } from "./modules.ts";
 import {
+  authenticatorOf,
   buildModules,
+  checkApiRefusals,
   checkInboxRetention,
   checksOf,
   consumerChecks,
   ensureTopics,
   examplesOf,
+  generatedSecrets,
   jobsOf,
   migrationScopes,
   platformJobs,
@@ -96,7 +99,7 @@ if (!real.database) {
 let app: Hono = startingApp({ checks, metrics, logger });
 const server = Deno.serve(
   { port: config.PORT, hostname: config.HOST, onListen: () => {} },
-  (request) => app.fetch(request),
+  (request, info) => app.fetch(request, info),
 );
 
 let shutdownParts: (() => Promise<void>) | undefined;
@@ -157,7 +160,11 @@ try {
     checks.redis = () => client.ping();
     lock = new RedisLock(redis);
   }
-  const built = buildModules(modules, { db: database, redis, config, logger, metrics });
+  // Secrets a module needs and the environment does not give (the token signing key) live in the data folder.
+  const secrets = await generatedSecrets(modules, Deno.env.toObject(), config.DATA_DIR);
+  for (const path of secrets.created) say(`✓ secret     generated into ${path} (kept for the next start)`);
+  const built = buildModules(modules, { db: database, redis, config, logger, metrics, env: secrets.env });
+  checkApiRefusals(built);
   Object.assign(checks, checksOf(built));
   step = performance.now();
   for (const line of await runStartHooks(built, logger)) say(`✓ start-up   ${line}`);
@@ -192,6 +199,7 @@ try {
 
   app = createApp({
     routes: routesOf(built),
+    authenticator: authenticatorOf(built, config),
     logger,
     metrics,
     checks,

@@ -4,16 +4,17 @@
  */
 import type { Redis } from "ioredis";
 import { createApp } from "../adapters/http/app.ts";
-import { KafkajsTransport } from "../adapters/kafka/kafkajs.ts";
+import { KafkajsTransport, KafkaTopics } from "../adapters/kafka/kafkajs.ts";
 import { Metrics } from "../adapters/metrics/prometheus.ts";
 import { PostgresOutboxSource } from "../adapters/postgres/outbox_store.ts";
 import type { SqlDatabase } from "../adapters/postgres/sql_client.ts";
 import { type Config, loadConfig } from "../bin/config.ts";
 import { lockNamespaceOf as namespaceOfSchema } from "../bin/infrastructure.ts";
 import { modules } from "../bin/modules.ts";
-import { buildModules, routesOf, startConsumerGroups } from "../bin/runtime.ts";
+import { authenticatorOf, buildModules, routesOf, startConsumerGroups, topicSpecs } from "../bin/runtime.ts";
 import { startRelay } from "../outbox/relay.ts";
 import { env, testLogger, testRedis } from "./helpers.ts";
+import { testJwtSecret } from "./users.ts";
 
 /** Retries fast enough for tests: 3 retries, 20 ms doubling. */
 export const fastRetry = { maxRetries: 3, baseDelayMs: 20, factor: 2, maxDelayMs: 1000 };
@@ -50,8 +51,8 @@ export function testModules(
 ) {
   const config = testConfig(db, namePrefixOf(topic), overrides);
   const metrics = new Metrics({ process: "test" });
-  // The contexts' own settings come from the environment, with the test's overrides on top.
-  const env = { ...Deno.env.toObject(), ...overrides };
+  // The contexts' own settings come from the environment, with the test's secret and overrides on top.
+  const env = { ...Deno.env.toObject(), JWT_SECRET: testJwtSecret, ...overrides };
   const built = buildModules(modules, { db, redis, config, logger: testLogger, metrics, env });
   return { config, metrics, built };
 }
@@ -63,9 +64,10 @@ export function likesApi(
   settings: Record<string, string> = {},
 ) {
   const redisHandle = testRedis();
-  const { built, metrics } = testModules(db, topic, redisHandle.prefixed, settings);
+  const { built, metrics, config } = testModules(db, topic, redisHandle.prefixed, settings);
   const app = createApp({
     routes: routesOf(built),
+    authenticator: authenticatorOf(built, config),
     logger: testLogger,
     metrics,
     checks: { postgres: () => db.query("select 1") },
@@ -128,6 +130,8 @@ export async function likeConsumerFor(
     BATCH_SIZE: String(options.maxSize ?? 100),
     KAFKA_BROKERS: brokers.join(","),
   });
+  // Every group of every module joins: the topics the test did not create itself are created here.
+  await new KafkaTopics({ brokers }).ensure(topicSpecs(modules, config));
   const transport = new KafkajsTransport({ brokers });
   const consumers = await startConsumerGroups(built, { transport, config, logger: testLogger, metrics });
   return {

@@ -2,6 +2,7 @@
 import { Redis } from "ioredis";
 import type { SqlDatabase } from "../adapters/postgres/sql_client.ts";
 import { env, migratedSchema, repoRoot, uniqueId } from "./servers.ts";
+import { testJwtSecret } from "./users.ts";
 import { KafkajsTransport, KafkaTopics } from "../adapters/kafka/kafkajs.ts";
 import type { ReceivedMessage } from "../outbox/ports.ts";
 import { consoleLogger } from "../adapters/log/logger.ts";
@@ -93,7 +94,8 @@ export function spawnProcess(name: string, envVars: Record<string, string>) {
   const child = new Deno.Command(Deno.execPath(), {
     args: ["run", "-A", `bin/${name}.ts`],
     cwd: repoRoot,
-    env: { LOG_FORMAT: "json", ...envVars },
+    // The processes verify tokens signed with the tests' secret (see tests/users.ts).
+    env: { LOG_FORMAT: "json", JWT_SECRET: testJwtSecret, ...envVars },
     stdout: "null",
     stderr: "piped",
   }).spawn();

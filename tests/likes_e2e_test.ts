@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { eventually, testDatabase, testTopics } from "./helpers.ts";
 import { likeConsumerFor, likesApi, relayFor } from "./fixtures.ts";
+import { as } from "./users.ts";
 
 Deno.test("a like travels API → outbox → relay → Kafka → like-persistence-group → counts table and Redis", async () => {
   // given the API, a relay and the like consumer on real PostgreSQL, Redis and Kafka
@@ -10,8 +11,9 @@ Deno.test("a like travels API → outbox → relay → Kafka → like-persistenc
   await using _relay = await relayFor(db);
   await using _consumer = await likeConsumerFor(db, topic, api.redisHandle);
 
-  // when user 7 likes video 42
-  const liked = await api.app.request("/videos/42/likes", { method: "POST", headers: { "x-user-id": "7" } });
+  // when user 7 (signed in) likes video 42
+  const user7 = await as(db, 7);
+  const liked = await api.app.request("/videos/42/likes", { method: "POST", headers: user7 });
   assert.equal(liked.status, 200);
   const body = await liked.json();
   assert.equal(body.liked, true);
@@ -19,7 +21,7 @@ Deno.test("a like travels API → outbox → relay → Kafka → like-persistenc
 
   // then a read right away includes it (from the like rows, before the projection caught up), and Redis holds
   // the count and the user's state
-  const status = await api.app.request("/videos/42/likes", { headers: { "x-user-id": "7" } });
+  const status = await api.app.request("/videos/42/likes", { headers: user7 });
   assert.deepEqual(await status.json(), { count: 1, liked: true });
   assert.equal(await api.redis.hget(`${api.prefix}like:target:video:42`, "count"), "1");
   assert.equal(await api.redis.hget(`${api.prefix}like:users:video:42`, "7"), "1");
@@ -33,11 +35,11 @@ Deno.test("a like travels API → outbox → relay → Kafka → like-persistenc
   assert.equal((await db.query("select 1 from outbox")).length, 0, "the relay deleted the published row");
 
   // when the user likes again, then unlikes
-  const again = await api.app.request("/videos/42/likes", { method: "POST", headers: { "x-user-id": "7" } });
+  const again = await api.app.request("/videos/42/likes", { method: "POST", headers: user7 });
   assert.equal((await again.json()).changed, false, "a repeated like changes nothing");
   const unliked = await api.app.request("/videos/42/likes", {
     method: "DELETE",
-    headers: { "x-user-id": "7" },
+    headers: user7,
   });
   assert.equal((await unliked.json()).changed, true);
 
@@ -45,6 +47,6 @@ Deno.test("a like travels API → outbox → relay → Kafka → like-persistenc
   await eventually(countOf, (count) => count === "0", { what: "like_counts = 0" });
   const inbox = await db.query<{ n: number }>("select count(*)::int as n from inbox");
   assert.equal(inbox[0].n, 2);
-  const status2 = await api.app.request("/videos/42/likes", { headers: { "x-user-id": "7" } });
+  const status2 = await api.app.request("/videos/42/likes", { headers: user7 });
   assert.deepEqual(await status2.json(), { count: 0, liked: false });
 });

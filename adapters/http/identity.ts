@@ -1,61 +1,104 @@
 /**
- * Who is asking: the authenticated-user slot every context's routes read. An `Authenticator` fills it once
- * per request; today's reads the X-User-Id header, the user center's will verify a token instead.
+ * Who is asking: the identity slot every context's routes read. The `Authenticator` fills it once per request
+ * from `Authorization: Bearer <token>`: a user's access token (verified by the user center) or the operator
+ * token. No header means an anonymous request; a header that does not hold is a 401 at once. No header the
+ * client chooses (X-User-Id included) is taken as an identity.
  */
 import type { Context, MiddlewareHandler } from "hono";
-import { parseId } from "../../domain/shared/id.ts";
 import { problem } from "./problem.ts";
+
+/** A verified caller: a user (with their role), or the operator (an administrator acting for no user). */
+export interface Identity {
+  readonly userId?: string;
+  readonly role: "user" | "admin";
+}
 
 declare module "hono" {
   interface ContextVariableMap {
-    /** The authenticated user's id, or undefined for an anonymous request. */
-    userId: string | undefined;
+    /** The verified caller, or undefined for an anonymous request. */
+    identity: Identity | undefined;
     /** This request's id (yours if you sent a valid X-Request-Id). */
     requestId: string;
   }
 }
 
-/** Finds the user a request speaks for; throws a problem (401/400) for credentials that do not hold. */
+/** Finds the caller of a request; throws a 401 problem for credentials that do not hold. */
 export interface Authenticator {
-  authenticate(c: Context): Promise<string | undefined> | string | undefined;
+  authenticate(c: Context): Promise<Identity | undefined>;
 }
 
-/** The X-User-Id header as the identity (until the user center brings real authentication). */
-export const headerAuthenticator: Authenticator = {
-  authenticate(c) {
-    const raw = c.req.header("x-user-id");
-    if (raw === undefined || raw === "") return undefined;
-    const userId = parseId(raw);
-    if (!userId) {
-      problem(
-        400,
-        "invalid-user-id",
-        "invalid user id",
-        `X-User-Id must be a positive integer, got "${raw}"`,
-      );
-    }
-    return userId;
-  },
-};
+/** Verifies a user's access token: the user it speaks for, or undefined when it does not hold. */
+export type TokenVerifier = (token: string) => Promise<Identity | undefined>;
+
+const utf8 = new TextEncoder();
+
+/** Compares in time independent of where the first difference is. */
+export function sameSecret(given: string, expected: string): boolean {
+  const [a, b] = [utf8.encode(given), utf8.encode(expected)];
+  let difference = a.length ^ b.length;
+  for (let i = 0; i < b.length; i++) difference |= (a[i] ?? 0) ^ b[i];
+  return difference === 0;
+}
+
+function unauthenticated(detail: string): never {
+  problem(401, "unauthenticated", "authentication required", detail, {}, {
+    "www-authenticate": 'Bearer realm="api"',
+  });
+}
+
+/** Bearer tokens: the operator token (when configured), else a user's access token checked by `verify`. */
+export function bearerAuthenticator(
+  options: { readonly verify?: TokenVerifier; readonly operatorToken?: string },
+): Authenticator {
+  return {
+    async authenticate(c) {
+      const header = c.req.header("authorization");
+      if (header === undefined || header === "") return undefined;
+      const match = /^Bearer ([A-Za-z0-9._~+/=-]+)$/.exec(header);
+      if (!match) unauthenticated("send Authorization: Bearer <access token>");
+      const token = match[1];
+      if (options.operatorToken !== undefined && sameSecret(token, options.operatorToken)) {
+        return { role: "admin" };
+      }
+      const identity = options.verify ? await options.verify(token) : undefined;
+      if (!identity) {
+        unauthenticated("the access token is malformed, expired, revoked or not signed by this service");
+      }
+      return identity;
+    },
+  };
+}
+
+/** Nobody but the operator (when configured): for an API built without the user center. */
+export const anonymousOnly: Authenticator = bearerAuthenticator({});
 
 /** Middleware filling the slot; anonymous requests pass (routes that need a user call `currentUser`). */
-export function identify(authenticator: Authenticator = headerAuthenticator): MiddlewareHandler {
+export function identify(authenticator: Authenticator = anonymousOnly): MiddlewareHandler {
   return async (c, next) => {
-    c.set("userId", await authenticator.authenticate(c));
+    c.set("identity", await authenticator.authenticate(c));
     await next();
   };
 }
 
-/** The authenticated user; a 401 problem when the request has none. */
+/** The authenticated user's id; a 401 problem when the request has none. */
 export function currentUser(c: Context): string {
-  const userId = c.get("userId");
-  if (userId === undefined) {
-    problem(401, "unauthenticated", "authentication required", "send the user id in the X-User-Id header");
+  const identity = c.get("identity");
+  if (identity === undefined) unauthenticated("sign in (POST /users/login) and send Authorization: Bearer <token>");
+  if (identity.userId === undefined) {
+    problem(403, "not-a-user", "the operator token does not act for a user", "sign in as a user for this");
   }
-  return userId;
+  return identity.userId;
 }
 
-/** The authenticated user, or undefined for an anonymous request. */
+/** The authenticated user's id, or undefined for an anonymous request (or the operator). */
 export function optionalUser(c: Context): string | undefined {
-  return c.get("userId");
+  return c.get("identity")?.userId;
 }
+
+/** Middleware admitting administrators only: 401 without credentials, 403 for another role. */
+export const requireAdmin: MiddlewareHandler = async (c, next) => {
+  const identity = c.get("identity");
+  if (identity === undefined) unauthenticated("an administrator's access token is required");
+  if (identity.role !== "admin") problem(403, "forbidden", "administrators only", "your role is not admin");
+  await next();
+};

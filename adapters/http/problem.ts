@@ -21,6 +21,7 @@ export function problem(
   title: string,
   detail?: string,
   extensions: Record<string, unknown> = {},
+  headers: Record<string, string> = {},
 ): never {
   const body: Problem = {
     type: `urn:problem:${slug}`,
@@ -32,7 +33,7 @@ export function problem(
   throw new HTTPException(status, {
     res: new Response(JSON.stringify(body), {
       status,
-      headers: { "content-type": "application/problem+json" },
+      headers: { ...headers, "content-type": "application/problem+json" },
     }),
   });
 }

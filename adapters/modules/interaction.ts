@@ -20,13 +20,16 @@ import { consistencyRoutes } from "../http/interaction/consistency_routes.ts";
 import { PostgresConsistencyStore } from "../postgres/interaction/consistency_store.ts";
 import { cacheRoutes } from "../http/interaction/cache_routes.ts";
 import { likeRoutes } from "../http/interaction/like_routes.ts";
-import { requireOperator } from "../http/operator.ts";
+import { requireAdmin } from "../http/identity.ts";
+import { accountDeleted, forgetDeletedUsers } from "../../application/interaction/forget_user.ts";
 import { MemoryLikeCache } from "../memory/interaction/like_cache.ts";
 import { PostgresLikeStore } from "../postgres/interaction/like_store.ts";
 import { interactionUnitOfWork, likeProjectionUnitOfWork } from "../postgres/interaction/unit_of_work.ts";
 import { RedisLikeCache } from "../redis/interaction/like_cache.ts";
 
 const topic = "interaction-events";
+/** The user center's topic, read for deleted accounts. */
+const userEventsTopic = "user.events";
 
 /** The context's own settings (environment variables), validated at start. */
 const interactionSettings = z.object({
@@ -64,7 +67,14 @@ export const interactionModule: ContextModule = {
       ? new RedisHotRanking(platform.redis, { clock: platform.clock })
       : new MemoryHotRanking({ clock: platform.clock });
     const warmer = new LikeCacheWarmer({ queries, cache, clock: platform.clock }, platform.cacheWarmLimit);
-    const operator = requireOperator(platform.operatorToken);
+    const likeDeps = {
+      unitOfWork: interactionUnitOfWork(db, platform.outbox),
+      queries,
+      cache,
+      clock: platform.clock,
+      logger,
+      topic: platform.topic(topic),
+    };
     const consistencyStore = new PostgresConsistencyStore(db);
     const consistency = new LikeConsistencyChecker(
       { cache, queries, changed: consistencyStore, log: consistencyStore, clock: platform.clock, logger },
@@ -82,23 +92,16 @@ export const interactionModule: ContextModule = {
     return {
       routes: [{
         path: "/cache",
-        app: new Hono().use(operator).route("/", cacheRoutes({ cache, warmer })),
+        app: new Hono().use(requireAdmin).route("/", cacheRoutes({ cache, warmer })),
       }, {
         path: "/consistency",
-        app: new Hono().use(operator).route("/", consistencyRoutes({ checker: consistency })),
+        app: new Hono().use(requireAdmin).route("/", consistencyRoutes({ checker: consistency })),
       }, {
         path: "/",
         app: hotRoutes({ ranking: hotRanking }),
       }, {
         path: "/",
-        app: likeRoutes({
-          unitOfWork: interactionUnitOfWork(db, platform.outbox),
-          queries,
-          cache,
-          clock: platform.clock,
-          logger,
-          topic: platform.topic(topic),
-        }, { writeLimit }),
+        app: likeRoutes(likeDeps, { writeLimit }),
       }],
       consumers: [
         consumerGroup({
@@ -117,6 +120,14 @@ export const interactionModule: ContextModule = {
           batched: true,
           inbox: false,
         }),
+        consumerGroup({
+          // A deleted account's likes are unliked one by one (idempotent: a redelivery finds none left).
+          name: "interaction-account-cleanup",
+          topics: [userEventsTopic],
+          handlers: { [accountDeleted.eventType]: forgetDeletedUsers(likeDeps) },
+          batched: false,
+          inbox: false,
+        }),
       ],
       // One worker at a time runs a round (the platform's lock job:interaction.consistency-check).
       jobs: [{
@@ -128,7 +139,7 @@ export const interactionModule: ContextModule = {
         },
       }],
       examples: [
-        "curl -X POST {url}/videos/42/likes -H 'X-User-Id: 7' && curl {url}/videos/42/likes -H 'X-User-Id: 7'",
+        `curl -X POST {url}/videos/42/likes -H "Authorization: Bearer $TOKEN" && curl {url}/videos/42/likes -H "Authorization: Bearer $TOKEN"`,
       ],
       // In the background: the process is ready at once, and GET /cache/stats shows the warm-up's progress.
       onStart: [() => {

@@ -21,6 +21,8 @@ export interface LikeQueries {
   likedAmong(target: LikeTarget, userIds: readonly string[]): Promise<Set<string>>;
   /** The `limit` most liked targets with their counts (for the cache warm-up). */
   topCounts(limit: number): Promise<TargetCount[]>;
+  /** Up to `limit` targets `userId` likes now. */
+  likedBy(userId: string, limit: number): Promise<LikeTarget[]>;
 }
 
 /** A target's count after a change. */

@@ -41,6 +41,14 @@ export class PostgresLikeStore implements LikeRepository, LikeQueries {
     return rows.length > 0;
   }
 
+  async likedBy(userId: string, limit: number): Promise<LikeTarget[]> {
+    const rows = await this.#sql.query<{ target_type: LikeTarget["type"]; target_id: string }>(
+      "select target_type, target_id::text as target_id from likes where user_id = $1 limit $2",
+      [userId, limit],
+    );
+    return rows.map((row) => ({ type: row.target_type, id: row.target_id }));
+  }
+
   async countLikes(targets: readonly LikeTarget[]): Promise<Map<string, number>> {
     const counts = new Map(targets.map((target) => [targetKey(target), 0]));
     if (targets.length === 0) return counts;

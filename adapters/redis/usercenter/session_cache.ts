@@ -1,0 +1,42 @@
+/** The session cache in Redis: `user:session:<id>` → status, role and token version, for `ttlSeconds`. */
+import type { Redis } from "ioredis";
+import type { SessionCache, SessionState } from "../../../application/usercenter/ports.ts";
+import { roles, userStatuses } from "../../../domain/usercenter/account.ts";
+
+export class RedisSessionCache implements SessionCache {
+  readonly #redis: Redis;
+  readonly #ttlSeconds: number;
+
+  constructor(redis: Redis, options: { ttlSeconds: number }) {
+    this.#redis = redis;
+    this.#ttlSeconds = options.ttlSeconds;
+  }
+
+  async get(userId: string): Promise<SessionState | undefined> {
+    const raw = await this.#redis.get(key(userId));
+    return raw === null ? undefined : parse(raw);
+  }
+
+  async set(userId: string, state: SessionState): Promise<void> {
+    await this.#redis.set(key(userId), `${state.status}|${state.role}|${state.tokenVersion}`, "EX", this.#ttlSeconds);
+  }
+
+  async drop(userId: string): Promise<void> {
+    await this.#redis.del(key(userId));
+  }
+}
+
+function key(userId: string): string {
+  return `user:session:${userId}`;
+}
+
+/** A stored entry, or undefined when it is not one (then the account is read again). */
+export function parse(raw: string): SessionState | undefined {
+  const [status, role, version] = raw.split("|");
+  const tokenVersion = Number(version);
+  if (!(userStatuses as readonly string[]).includes(status) || !(roles as readonly string[]).includes(role)) {
+    return undefined;
+  }
+  if (!Number.isInteger(tokenVersion)) return undefined;
+  return { status: status as SessionState["status"], role: role as SessionState["role"], tokenVersion };
+}
