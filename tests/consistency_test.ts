@@ -6,9 +6,12 @@
 import assert from "node:assert/strict";
 import type { Hono } from "hono";
 import { createApp } from "../adapters/http/app.ts";
+import { type Authenticator, bearerAuthenticator } from "../adapters/http/identity.ts";
 import { consistencyRoutes } from "../adapters/http/interaction/consistency_routes.ts";
 import { likeRoutes } from "../adapters/http/interaction/like_routes.ts";
+import { JwtTokens } from "../adapters/jwt/tokens.ts";
 import { MemoryLikeCache } from "../adapters/memory/interaction/like_cache.ts";
+import { MemorySessionCache } from "../adapters/memory/usercenter/session_cache.ts";
 import { PostgresConsistencyStore } from "../adapters/postgres/interaction/consistency_store.ts";
 import { PostgresLikeStore } from "../adapters/postgres/interaction/like_store.ts";
 import {
@@ -16,15 +19,21 @@ import {
   likeProjectionUnitOfWork,
 } from "../adapters/postgres/interaction/unit_of_work.ts";
 import type { SqlDatabase } from "../adapters/postgres/sql_client.ts";
+import { PostgresUserStore } from "../adapters/postgres/usercenter/user_store.ts";
 import { RedisLikeCache } from "../adapters/redis/interaction/like_cache.ts";
 import { RedisLock } from "../adapters/redis/lock.ts";
 import { type ConsistencySettings, LikeConsistencyChecker } from "../application/interaction/consistency.ts";
 import type { LikeCacheInspection, LikeQueries } from "../application/interaction/ports.ts";
 import { type Clock, systemClock } from "../application/ports.ts";
+import { authenticate } from "../application/usercenter/authenticate.ts";
 import type { LikeTarget } from "../domain/interaction/like.ts";
 import { openEmbedded, openPostgres } from "./contracts/adapters.ts";
 import { likesApi } from "./fixtures.ts";
 import { testDatabase, testLogger } from "./helpers.ts";
+import { as, testJwtSecret } from "./users.ts";
+
+/** `Authorization` headers of a signed-in user. */
+type UserHeaders = { authorization: string };
 
 const video42: LikeTarget = { type: "video", id: "42" };
 const comment7: LikeTarget = { type: "comment", id: "7" };
@@ -50,12 +59,23 @@ function checkerOver(
   }, options.settings);
 }
 
-/** The consistency routes as the module mounts them (the operator middleware left out). */
+/** The consistency routes as the module mounts them, without the admin check (a test below covers it). */
 function consistencyApi(checker: LikeConsistencyChecker): Hono {
   return createApp({
     routes: [{ path: "/consistency", app: consistencyRoutes({ checker }) }],
     logger: testLogger,
   });
+}
+
+/** Access tokens checked as the user center checks them, over this database (sessions cached in memory). */
+function tokenAuthenticator(db: SqlDatabase): Authenticator {
+  const deps = {
+    tokens: new JwtTokens({ secret: testJwtSecret, ttlSeconds: 3600, clock: systemClock }),
+    sessions: new MemorySessionCache({ clock: systemClock, ttlSeconds: 30 }),
+    users: new PostgresUserStore(db),
+    logger: testLogger,
+  };
+  return bearerAuthenticator({ verify: (token) => authenticate(deps, token) });
 }
 
 /** The like routes over the memory cache, as the embedded mode builds them. */
@@ -69,21 +89,25 @@ function memoryLikesApi(db: SqlDatabase, cache: MemoryLikeCache): Hono {
     logger: testLogger,
     topic: "interaction-events",
   });
-  return createApp({ routes: [{ path: "/", app: routes }], logger: testLogger });
+  return createApp({
+    routes: [{ path: "/", app: routes }],
+    authenticator: tokenAuthenticator(db),
+    logger: testLogger,
+  });
 }
 
-async function like(app: Hono, target: LikeTarget, userId: string): Promise<void> {
+async function like(app: Hono, target: LikeTarget, user: UserHeaders): Promise<void> {
   const response = await app.request(`/${target.type}s/${target.id}/likes`, {
     method: "POST",
-    headers: { "x-user-id": userId },
+    headers: user,
   });
   assert.equal(response.status, 200, await response.text());
 }
 
 /** `GET .../likes`: also fills the cached count on a miss. */
-async function likeStatus(app: Hono, target: LikeTarget, userId?: string) {
+async function likeStatus(app: Hono, target: LikeTarget, user?: UserHeaders) {
   const response = await app.request(`/${target.type}s/${target.id}/likes`, {
-    headers: userId ? { "x-user-id": userId } : {},
+    headers: user ?? {},
   });
   assert.equal(response.status, 200);
   return await response.json();
@@ -98,7 +122,7 @@ async function project(db: SqlDatabase, counts: readonly (readonly [LikeTarget, 
 
 /** Video 42 liked by users 1, 2, 3 with its count cached, then corrupted in Redis: 10, user 2 not liked, user 9 liked. */
 async function corruptVideo42(db: SqlDatabase, api: ReturnType<typeof likesApi>): Promise<void> {
-  for (const user of ["1", "2", "3"]) await like(api.app, video42, user);
+  for (const user of ["1", "2", "3"]) await like(api.app, video42, await as(db, user));
   assert.deepEqual(await likeStatus(api.app, video42), { count: 3, liked: false });
   await project(db, [[video42, 3]]);
   const redis = api.redisHandle.prefixed;
@@ -125,7 +149,7 @@ Deno.test("PostgreSQL + Redis: one round finds a wrong count, a missing and an e
   await corruptVideo42(db, api);
   // comment 7 changed lately, video 43 neither lately nor hot: each with a wrong count
   for (const target of [comment7, video43]) {
-    await like(api.app, target, "1");
+    await like(api.app, target, await as(db, 1));
     await likeStatus(api.app, target);
   }
   // comment 8 changed lately too, but nothing of it is cached: picked, not compared
@@ -148,8 +172,8 @@ Deno.test("PostgreSQL + Redis: one round finds a wrong count, a missing and an e
     },
     { targets: 3, items: 2, found: 4, fixed: 4, logged: 0 },
   );
-  assert.deepEqual(await likeStatus(api.app, video42, "2"), { count: 3, liked: true });
-  assert.deepEqual(await likeStatus(api.app, video42, "9"), { count: 3, liked: false });
+  assert.deepEqual(await likeStatus(api.app, video42, await as(db, 2)), { count: 3, liked: true });
+  assert.deepEqual(await likeStatus(api.app, video42, await as(db, 9)), { count: 3, liked: false });
   assert.equal(await redis.hget("like:target:comment:7", "count"), "1", "recently changed: checked");
   assert.equal(await redis.hget("like:target:video:43", "count"), "7", "neither hot nor recent: not checked");
   assert.deepEqual(await findingRows(db), [
@@ -180,6 +204,40 @@ Deno.test("PostgreSQL + Redis: one round finds a wrong count, a missing and an e
 
   const again = await checker.runRound({ trigger: "scheduled" });
   assert.equal(again.found, 0, "a repaired cache is consistent");
+});
+
+Deno.test("the consistency routes admit administrators only: an admin's token or the operator token; a user's token gets 403, none 401", async () => {
+  await using db = await testDatabase();
+  const operatorToken = "operator-token-of-this-test";
+  await using api = likesApi(db, "interaction-events", { OPERATOR_TOKEN: operatorToken });
+  const admin = await as(db, 99, { role: "admin" });
+  const user = await as(db, 7);
+  const callers: [string, Record<string, string>, number, string?][] = [
+    ["an admin's token", admin, 200],
+    ["the operator token", { authorization: `Bearer ${operatorToken}` }, 200],
+    ["a user's token", user, 403, "urn:problem:forbidden"],
+    ["no credentials", {}, 401, "urn:problem:unauthenticated"],
+    ["X-User-Id of the admin, no token", { "x-user-id": "99" }, 401, "urn:problem:unauthenticated"],
+  ];
+  for (const [who, headers, status, type] of callers) {
+    const report = await api.app.request("/consistency/report?hours=1", { headers });
+    assert.equal(report.status, status, `GET /consistency/report, ${who}`);
+    const check = await api.app.request("/consistency/check", {
+      method: "POST",
+      headers: { ...headers, "content-type": "application/json" },
+      body: JSON.stringify({ resource_type: "video", resource_id: 1 }),
+    });
+    assert.equal(check.status, status, `POST /consistency/check, ${who}`);
+    if (type) {
+      assert.equal((await report.json()).type, type, who);
+      assert.equal((await check.json()).type, type, who);
+    } else {
+      assert.equal((await report.json()).hours, 1);
+      assert.deepEqual((await check.json()).target, { type: "video", id: "1" });
+    }
+  }
+  const [rounds] = await db.query<{ n: number }>("select count(*)::int as n from like_consistency_rounds");
+  assert.equal(rounds.n, 2, "one check round per administrator; the refused callers ran none");
 });
 
 Deno.test("PostgreSQL + Redis: with auto-fix off a round only records what it finds and leaves the cache alone", async () => {
@@ -216,7 +274,7 @@ Deno.test("PGlite + memory cache: a target changed between inspection and repair
   await using db = await openEmbedded();
   const cache = new MemoryLikeCache();
   const app = memoryLikesApi(db, cache);
-  for (const user of ["1", "2", "3"]) await like(app, video42, user);
+  for (const user of ["1", "2", "3"]) await like(app, video42, await as(db, user));
   await likeStatus(app, video42);
   await project(db, [[video42, 3]]);
   const { version } = await cache.inspect(video42);
@@ -224,12 +282,13 @@ Deno.test("PGlite + memory cache: a target changed between inspection and repair
 
   // user 5 likes video 42 after the check inspected the cache and while it reads the database
   const store = new PostgresLikeStore(db);
+  const user5 = await as(db, 5);
   let changeInBetween = true;
   const queries: CheckerQueries = {
     countLikes: (targets) => store.countLikes(targets),
     topCounts: (limit) => store.topCounts(limit),
     likedAmong: async (target, users) => {
-      if (changeInBetween) await like(app, video42, "5");
+      if (changeInBetween) await like(app, video42, user5);
       changeInBetween = false;
       return await store.likedAmong(target, users);
     },
@@ -258,15 +317,15 @@ Deno.test("PGlite + memory cache: a target changed between inspection and repair
 
   const next = await checker.runRound({ trigger: "scheduled" });
   assert.deepEqual({ found: next.found, fixed: next.fixed }, { found: 2, fixed: 2 });
-  assert.deepEqual(await likeStatus(app, video42, "9"), { count: 4, liked: false });
+  assert.deepEqual(await likeStatus(app, video42, await as(db, 9)), { count: 4, liked: false });
 });
 
 Deno.test("PGlite + memory cache: POST /consistency/check answers the findings, the cache before and after; bad requests get a 400 problem", async () => {
   await using db = await openEmbedded();
   const cache = new MemoryLikeCache();
   const app = memoryLikesApi(db, cache);
-  await like(app, comment7, "1");
-  await like(app, comment7, "2");
+  await like(app, comment7, await as(db, 1));
+  await like(app, comment7, await as(db, 2));
   await likeStatus(app, comment7);
   const { version } = await cache.inspect(comment7);
   // user 2 cached as not liked; "bob", a field that is no user id, cached as liked
@@ -330,7 +389,7 @@ Deno.test("PGlite + memory cache: the report counts only the rounds and findings
   await using db = await openEmbedded();
   const cache = new MemoryLikeCache();
   const app = memoryLikesApi(db, cache);
-  await like(app, video42, "1");
+  await like(app, video42, await as(db, 1));
   await likeStatus(app, video42);
   await project(db, [[video42, 1]]);
   const { version } = await cache.inspect(video42);

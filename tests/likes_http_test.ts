@@ -3,6 +3,7 @@ import { testDatabase } from "./helpers.ts";
 import { likesApi } from "./fixtures.ts";
 import { interactionUnitOfWork } from "../adapters/postgres/interaction/unit_of_work.ts";
 import { likeEnvelope } from "../application/interaction/like_event.ts";
+import { as, signedIn } from "./users.ts";
 
 async function rowCounts(db: Awaited<ReturnType<typeof testDatabase>>) {
   const [row] = await db.query<{ likes: number; outbox: number }>(
@@ -14,32 +15,34 @@ async function rowCounts(db: Awaited<ReturnType<typeof testDatabase>>) {
 Deno.test("bad like requests get a 4xx problem body and change nothing", async (t) => {
   await using db = await testDatabase();
   await using api = likesApi(db, "interaction-events");
+  const user1 = await as(db, 1);
+  await as(db, 7); // account 7 exists: the header naming it must still act for nobody
   const cases: { name: string; path: string; init: RequestInit; status: number; type: string }[] = [
     {
       name: "unknown target type",
       path: "/photos/1/likes",
-      init: { method: "POST", headers: { "x-user-id": "1" } },
+      init: { method: "POST", headers: user1 },
       status: 404,
       type: "urn:problem:not-found",
     },
     {
       name: "singular word: only the documented paths exist",
       path: "/video/1/likes",
-      init: { method: "POST", headers: { "x-user-id": "1" } },
+      init: { method: "POST", headers: user1 },
       status: 404,
       type: "urn:problem:not-found",
     },
     {
       name: "non-numeric id",
       path: "/videos/abc/likes",
-      init: { method: "POST", headers: { "x-user-id": "1" } },
+      init: { method: "POST", headers: user1 },
       status: 400,
       type: "urn:problem:invalid-id",
     },
     {
       name: "id beyond 64 bits",
       path: "/videos/99999999999999999999/likes",
-      init: { method: "POST", headers: { "x-user-id": "1" } },
+      init: { method: "POST", headers: user1 },
       status: 400,
       type: "urn:problem:invalid-id",
     },
@@ -51,18 +54,32 @@ Deno.test("bad like requests get a 4xx problem body and change nothing", async (
       type: "urn:problem:unauthenticated",
     },
     {
-      name: "non-numeric user",
+      name: "X-User-Id without a token: the header is no identity",
+      path: "/videos/1/likes",
+      init: { method: "POST", headers: { "x-user-id": "7" } },
+      status: 401,
+      type: "urn:problem:unauthenticated",
+    },
+    {
+      name: "malformed Authorization header",
       path: "/comments/1/likes",
-      init: { method: "DELETE", headers: { "x-user-id": "bob" } },
-      status: 400,
-      type: "urn:problem:invalid-user-id",
+      init: { method: "DELETE", headers: { authorization: "Bearer not a token" } },
+      status: 401,
+      type: "urn:problem:unauthenticated",
+    },
+    {
+      name: "bearer token not signed by the service",
+      path: "/comments/1/likes",
+      init: { method: "DELETE", headers: { authorization: "Bearer bob.bob.bob" } },
+      status: 401,
+      type: "urn:problem:unauthenticated",
     },
     {
       name: "malformed JSON",
       path: "/likes",
       init: {
         method: "POST",
-        headers: { "x-user-id": "1", "content-type": "application/json" },
+        headers: { ...user1, "content-type": "application/json" },
         body: "{oops",
       },
       status: 400,
@@ -73,7 +90,7 @@ Deno.test("bad like requests get a 4xx problem body and change nothing", async (
       path: "/likes",
       init: {
         method: "POST",
-        headers: { "x-user-id": "1", "content-type": "application/json" },
+        headers: { ...user1, "content-type": "application/json" },
         body: JSON.stringify({ targetType: "video", targetId: 1, action: 3 }),
       },
       status: 400,
@@ -82,7 +99,7 @@ Deno.test("bad like requests get a 4xx problem body and change nothing", async (
     {
       name: "malformed traceparent",
       path: "/videos/1/likes",
-      init: { method: "POST", headers: { "x-user-id": "1", traceparent: "00-not-a-trace-01" } },
+      init: { method: "POST", headers: { ...user1, traceparent: "00-not-a-trace-01" } },
       status: 400,
       type: "urn:problem:invalid-traceparent",
     },
@@ -91,7 +108,7 @@ Deno.test("bad like requests get a 4xx problem body and change nothing", async (
       path: "/videos/1/likes",
       init: {
         method: "POST",
-        headers: { "x-user-id": "1", traceparent: `00-${"0".repeat(32)}-${"a".repeat(16)}-01` },
+        headers: { ...user1, traceparent: `00-${"0".repeat(32)}-${"a".repeat(16)}-01` },
       },
       status: 400,
       type: "urn:problem:invalid-traceparent",
@@ -101,7 +118,7 @@ Deno.test("bad like requests get a 4xx problem body and change nothing", async (
       path: "/likes",
       init: {
         method: "POST",
-        headers: { "x-user-id": "1", "content-type": "application/json" },
+        headers: { ...user1, "content-type": "application/json" },
         body: JSON.stringify({ targetType: "video", targetId: 1, action: 1, pad: "x".repeat(70_000) }),
       },
       status: 413,
@@ -132,9 +149,10 @@ Deno.test("bad like requests get a 4xx problem body and change nothing", async (
 Deno.test("POST /likes commits the like row and its LikeEvent outbox row together", async () => {
   await using db = await testDatabase();
   await using api = likesApi(db, "interaction-events");
+  const user9 = await as(db, 9);
   const response = await api.app.request("/likes", {
     method: "POST",
-    headers: { "x-user-id": "9", "content-type": "application/json", "x-request-id": "req-123" },
+    headers: { ...user9, "content-type": "application/json", "x-request-id": "req-123" },
     body: JSON.stringify({ targetType: "comment", targetId: "77", action: 1 }),
   });
   assert.equal(response.status, 200);
@@ -160,7 +178,7 @@ Deno.test("POST /likes commits the like row and its LikeEvent outbox row togethe
   // the same like again is a no-op: no second row, no second event
   const again = await api.app.request("/comments/77/likes", {
     method: "POST",
-    headers: { "x-user-id": "9" },
+    headers: user9,
   });
   assert.equal((await again.json()).changed, false);
   assert.deepEqual(await rowCounts(db), { likes: 1, outbox: 1 });
@@ -190,7 +208,7 @@ Deno.test("a valid traceparent travels into the event; an oversized X-Request-Id
   const huge = "r".repeat(10_000);
   const response = await api.app.request("/videos/8/likes", {
     method: "POST",
-    headers: { "x-user-id": "2", traceparent, "x-request-id": huge },
+    headers: { ...await as(db, 2), traceparent, "x-request-id": huge },
   });
   assert.equal(response.status, 200);
   const answeredId = response.headers.get("x-request-id") ?? "";
@@ -208,15 +226,16 @@ Deno.test("a valid traceparent travels into the event; an oversized X-Request-Id
 Deno.test("a read right after a like or unlike includes it, with a cold and with a warm cache", async () => {
   await using db = await testDatabase();
   await using api = likesApi(db, "interaction-events");
+  const users = await signedIn(db, [1, 2, 3, ...Array.from({ length: 30 }, (_, i) => 100 + i)]);
   const post = async (user: number, video: number, method = "POST") =>
     await (await api.app.request(`/videos/${video}/likes`, {
       method,
-      headers: { "x-user-id": String(user) },
+      headers: users.get(String(user)),
     }))
       .json();
   const get = async (video: number, user?: number) =>
     await (await api.app.request(`/videos/${video}/likes`, {
-      headers: user ? { "x-user-id": String(user) } : {},
+      headers: user ? users.get(String(user)) : {},
     }))
       .json();
 
@@ -247,8 +266,9 @@ Deno.test("likes beyond RATE_LIMIT_POINTS in the window get 429 with Retry-After
     RATE_LIMIT_WINDOW_SECONDS: "60",
   });
   await api.redisHandle.prefixed.ping(); // the limiter lets writes through until its Redis client is ready
+  const users = await signedIn(db, [1, 2]);
   const like = (user: string, video: number) =>
-    api.app.request(`/videos/${video}/likes`, { method: "POST", headers: { "x-user-id": user } });
+    api.app.request(`/videos/${video}/likes`, { method: "POST", headers: users.get(user) });
   assert.equal((await like("1", 1)).status, 200);
   assert.equal((await like("1", 2)).status, 200);
   const refused = await like("1", 3);
@@ -256,7 +276,7 @@ Deno.test("likes beyond RATE_LIMIT_POINTS in the window get 429 with Retry-After
   assert.ok(Number(refused.headers.get("retry-after")) >= 1);
   assert.equal((await refused.json()).type, "urn:problem:rate-limited");
   assert.equal((await like("2", 3)).status, 200, "another user has a budget of its own");
-  const reads = await api.app.request("/videos/3/likes", { headers: { "x-user-id": "1" } });
+  const reads = await api.app.request("/videos/3/likes", { headers: users.get("1") });
   assert.deepEqual(
     await reads.json(),
     { count: 1, liked: false },

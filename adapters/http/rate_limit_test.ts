@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { Hono } from "hono";
 import { Redis } from "ioredis";
 import type { LogFields, Logger } from "../../application/ports.ts";
-import { identify } from "./identity.ts";
+import { type Authenticator, identify } from "./identity.ts";
 import { type RateDecision, rateLimit, type RateLimiter, userRateLimiter } from "./rate_limit.ts";
 
 const redisUrl = Deno.env.get("REDIS_URL") ?? "redis://127.0.0.1:6379";
@@ -21,16 +21,27 @@ function recordingLogger() {
   return { logger, lines };
 }
 
+/** Users for these tests: `Authorization: Bearer user-<id>` is user <id> (tokens are the user center's job). */
+const testUsers: Authenticator = {
+  authenticate(c) {
+    const userId = /^Bearer user-(\d+)$/.exec(c.req.header("authorization") ?? "")?.[1];
+    return Promise.resolve(userId === undefined ? undefined : { userId, role: "user" });
+  },
+};
+
 /** A tiny app behind identity and the middleware: every request that reaches a handler moves the counter. */
 function counterApp(limiter: RateLimiter, options: Partial<Parameters<typeof rateLimit>[0]> = {}) {
   const reached = { count: 0 };
   const { logger, lines } = recordingLogger();
   const app = new Hono();
-  app.use(identify());
+  app.use(identify(testUsers));
   app.use(rateLimit({ limiter, logger, ...options }));
   app.on(["GET", "POST", "PUT", "PATCH", "DELETE"], "/counter", (c) => c.json({ count: ++reached.count }));
   const send = async (method: string, user?: string, headers: Record<string, string> = {}) =>
-    await app.request("/counter", { method, headers: user ? { "x-user-id": user, ...headers } : headers });
+    await app.request("/counter", {
+      method,
+      headers: user ? { authorization: `Bearer user-${user}`, ...headers } : headers,
+    });
   return { send, reached, lines };
 }
 
