@@ -127,17 +127,27 @@ export function routesOf(built: readonly BuiltModule[]) {
  * How the API authenticates: the operator token (when configured) and the token verifier a module supplies.
  * Two modules supplying one is a wiring error.
  */
-export function authenticatorOf(built: readonly BuiltModule[], config: Pick<Config, "OPERATOR_TOKEN">): Authenticator {
+export function authenticatorOf(
+  built: readonly BuiltModule[],
+  config: Pick<Config, "OPERATOR_TOKEN">,
+): Authenticator {
   const verifiers = built.filter(({ parts }) => parts.verifyToken);
   if (verifiers.length > 1) {
-    throw new Error(`several modules verify tokens: ${verifiers.map(({ module }) => module.name).join(", ")}`);
+    throw new Error(
+      `several modules verify tokens: ${verifiers.map(({ module }) => module.name).join(", ")}`,
+    );
   }
-  return bearerAuthenticator({ verify: verifiers[0]?.parts.verifyToken, operatorToken: config.OPERATOR_TOKEN });
+  return bearerAuthenticator({
+    verify: verifiers[0]?.parts.verifyToken,
+    operatorToken: config.OPERATOR_TOKEN,
+  });
 }
 
 /** Refuses to start an API whose modules say it cannot serve in this configuration (one line each). */
 export function checkApiRefusals(built: readonly BuiltModule[]): void {
-  const refusals = built.flatMap(({ module, parts }) => (parts.apiRefusals ?? []).map((r) => `${module.name}: ${r}`));
+  const refusals = built.flatMap(({ module, parts }) =>
+    (parts.apiRefusals ?? []).map((r) => `${module.name}: ${r}`)
+  );
   if (refusals.length > 0) throw new StartRefusedError(refusals.join("\n"));
 }
 

@@ -122,10 +122,17 @@ export async function likeConsumerFor(
   db: SqlDatabase & { schema: string },
   topic: string,
   redis: { prefixed: Redis },
-  options: { flushEveryMs?: number; maxSize?: number; brokers?: string[] } = {},
+  options: {
+    flushEveryMs?: number;
+    maxSize?: number;
+    brokers?: string[];
+    /** The modules' own settings (environment variables). */
+    settings?: Record<string, string>;
+  } = {},
 ) {
   const brokers = options.brokers ?? env.brokers;
   const { built, config, metrics } = testModules(db, topic, redis.prefixed, {
+    ...options.settings,
     BATCH_FLUSH_MS: String(options.flushEveryMs ?? 100),
     BATCH_SIZE: String(options.maxSize ?? 100),
     KAFKA_BROKERS: brokers.join(","),

@@ -83,7 +83,9 @@ export function identify(authenticator: Authenticator = anonymousOnly): Middlewa
 /** The authenticated user's id; a 401 problem when the request has none. */
 export function currentUser(c: Context): string {
   const identity = c.get("identity");
-  if (identity === undefined) unauthenticated("sign in (POST /users/login) and send Authorization: Bearer <token>");
+  if (identity === undefined) {
+    unauthenticated("sign in (POST /users/login) and send Authorization: Bearer <token>");
+  }
   if (identity.userId === undefined) {
     problem(403, "not-a-user", "the operator token does not act for a user", "sign in as a user for this");
   }

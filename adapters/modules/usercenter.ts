@@ -26,7 +26,10 @@ export const userTopics = {
   analytics: "user.analytics",
 } as const;
 
-const smtpUrl = z.string().regex(/^smtps?:\/\/.+/i, "must be an smtp:// or smtps:// URL, e.g. smtp://127.0.0.1:25");
+const smtpUrl = z.string().regex(
+  /^smtps?:\/\/.+/i,
+  "must be an smtp:// or smtps:// URL, e.g. smtp://127.0.0.1:25",
+);
 
 /** The context's own settings (environment variables), validated at start. */
 const userCenterSettings = z.object({
@@ -88,7 +91,9 @@ export const userCenterModule: ContextModule = {
         address: { failures: settings.LOGIN_MAX_FAILURES_PER_ADDRESS, windowSeconds: window },
       },
     });
-    const mailer = settings.SMTP_URL ? new SmtpMailer(settings.SMTP_URL, { from: settings.MAIL_FROM }) : undefined;
+    const mailer = settings.SMTP_URL
+      ? new SmtpMailer(settings.SMTP_URL, { from: settings.MAIL_FROM })
+      : undefined;
     const accounts = tokens && {
       unitOfWork: usersUnitOfWork(db, platform.outbox),
       users,
@@ -105,7 +110,10 @@ export const userCenterModule: ContextModule = {
       routes: accounts
         ? [{
           path: "/users",
-          app: new Hono().route("/", userRoutes(accounts, { trustForwardedFor: settings.TRUST_FORWARDED_FOR })),
+          app: new Hono().route(
+            "/",
+            userRoutes(accounts, { trustForwardedFor: settings.TRUST_FORWARDED_FOR }),
+          ),
         }]
         : [],
       verifyToken: tokens && ((token) => authenticate({ tokens, sessions, users, logger }, token)),

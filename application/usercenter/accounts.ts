@@ -11,7 +11,13 @@ import {
   passwordProblem,
   usernameProblem,
 } from "../../domain/usercenter/credentials.ts";
-import { canSignIn, type Profile, type Role, userDecider, type UserState } from "../../domain/usercenter/account.ts";
+import {
+  canSignIn,
+  type Profile,
+  type Role,
+  userDecider,
+  type UserState,
+} from "../../domain/usercenter/account.ts";
 import { factEnvelope, userEnvelope, userLoggedIn, userLoginFailed } from "./user_events.ts";
 import type {
   LoginThrottle,
@@ -154,7 +160,8 @@ function usernameTaken() {
   return new AccountRefusal("username-taken", "this username is taken");
 }
 
-const invalidCredentials = () => new AccountRefusal("invalid-credentials", "wrong e-mail address or password");
+const invalidCredentials = () =>
+  new AccountRefusal("invalid-credentials", "wrong e-mail address or password");
 
 /**
  * Signs in. A wrong password and an unknown address get the same refusal after the same work (a hash is
@@ -189,7 +196,9 @@ export async function login(
   }
   if (!canSignIn(user.status)) throw new AccountRefusal("suspended", "this account is suspended");
   await deps.throttle.reset(keys[0]);
-  const rehash = deps.hasher.needsRehash(user.passwordHash) ? await deps.hasher.hash(input.password) : undefined;
+  const rehash = deps.hasher.needsRehash(user.passwordHash)
+    ? await deps.hasher.hash(input.password)
+    : undefined;
   await deps.unitOfWork.inTransaction(async (tx) => {
     if (rehash) await tx.users.setPasswordHash(user.id, rehash);
     await tx.outbox.append(deps.topic, [
@@ -252,7 +261,10 @@ export async function changePassword(
   const waiting = await deps.throttle.blockedFor(keys);
   if (waiting > 0) throw throttled(waiting);
   refuseInvalid([
-    problemOf("newPassword", passwordProblem(input.newPassword, { username: user.username, email: user.email })),
+    problemOf(
+      "newPassword",
+      passwordProblem(input.newPassword, { username: user.username, email: user.email }),
+    ),
     problemOf(
       "newPassword",
       input.newPassword === input.currentPassword ? "must differ from the current password" : undefined,
@@ -300,7 +312,9 @@ export async function changeStatus(
   status: "active" | "suspended",
   context: Pick<RequestContext, "headers"> = {},
 ): Promise<AccountView> {
-  if (by === userId) throw new AccountRefusal("own-status", "an administrator cannot change their own status");
+  if (by === userId) {
+    throw new AccountRefusal("own-status", "an administrator cannot change their own status");
+  }
   await change(deps, userId, { kind: "change-status", status, at: deps.clock.now() }, {
     context,
     save: (tx, state) => tx.users.save(state),
@@ -328,7 +342,10 @@ async function change(
     toEnvelopes: (facts) => facts.map((fact) => factEnvelope(fact, options.context.headers)),
   }, command);
   if (!outcome.ok) {
-    throw new AccountRefusal("not-found", outcome.error === "deleted" ? "this account is deleted" : "no such account");
+    throw new AccountRefusal(
+      "not-found",
+      outcome.error === "deleted" ? "this account is deleted" : "no such account",
+    );
   }
   if (outcome.events.length > 0) {
     await deps.sessions.drop(userId).catch((error) =>

@@ -22,7 +22,9 @@ export async function authenticate(
   const claims = await deps.tokens.verify(token);
   if (!claims) return undefined;
   const session = await sessionOf(deps, claims.userId);
-  if (!session || !canSignIn(session.status) || session.tokenVersion !== claims.tokenVersion) return undefined;
+  if (!session || !canSignIn(session.status) || session.tokenVersion !== claims.tokenVersion) {
+    return undefined;
+  }
   return { userId: claims.userId, role: session.role };
 }
 

@@ -55,7 +55,12 @@ export function userCenterHandlers(deps: HandlerDeps): Record<string, Handler> {
     attributes: Record<string, string> = {},
   ) =>
     tx.outbox.append(deps.topics.analytics, [
-      userEnvelope(userActivity, userId, { userId, activity, at: event.occurredAt, attributes }, event.headers),
+      userEnvelope(
+        userActivity,
+        userId,
+        { userId, activity, at: event.occurredAt, attributes },
+        event.headers,
+      ),
     ]);
   const mail = (
     tx: UserCenterTx,
@@ -160,7 +165,8 @@ export function userCenterHandlers(deps: HandlerDeps): Record<string, Handler> {
             to: user.email,
             kind: "account-deleted",
             subject: `Your ${deps.productName} account was deleted`,
-            text: `Hello ${user.username},\n\nyour account was deleted at ${p.at}; its personal data is erased.\n`,
+            text:
+              `Hello ${user.username},\n\nyour account was deleted at ${p.at}; its personal data is erased.\n`,
           });
         }
         await tx.forgetActivity(p.userId);

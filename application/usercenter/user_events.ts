@@ -58,7 +58,12 @@ export const userNotification = definition(
 /** What happened, without personal data: for analytics and the external systems that mirror accounts. */
 export const userActivity = definition(
   "user.activity",
-  z.object({ userId: id, activity: z.string(), at, attributes: z.record(z.string(), z.string()).default({}) }),
+  z.object({
+    userId: id,
+    activity: z.string(),
+    at,
+    attributes: z.record(z.string(), z.string()).default({}),
+  }),
 );
 
 /** An event about one user, keyed by the user's id. */

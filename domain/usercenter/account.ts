@@ -106,7 +106,10 @@ export const userDecider: Decider<UserCommand, UserState, UserFact, UserRefusal>
         if (changed.length === 0) return { ok: true, events: [] };
         const username = command.username ?? state.username;
         const profile = { ...state.profile, ...command.profile };
-        return { ok: true, events: [{ kind: "updated", userId, changed, username, profile, at: command.at }] };
+        return {
+          ok: true,
+          events: [{ kind: "updated", userId, changed, username, profile, at: command.at }],
+        };
       }
       case "change-password":
         return { ok: true, events: [{ kind: "password-changed", userId, at: command.at }] };
@@ -114,7 +117,13 @@ export const userDecider: Decider<UserCommand, UserState, UserFact, UserRefusal>
         if (command.status === state.status) return { ok: true, events: [] };
         return {
           ok: true,
-          events: [{ kind: "status-changed", userId, from: state.status, to: command.status, at: command.at }],
+          events: [{
+            kind: "status-changed",
+            userId,
+            from: state.status,
+            to: command.status,
+            at: command.at,
+          }],
         };
       case "delete":
         return { ok: true, events: [{ kind: "deleted", userId, at: command.at }] };
@@ -149,7 +158,9 @@ function changedFields(state: UserState, command: Extract<UserCommand, { kind: "
   const changed: string[] = [];
   if (command.username !== undefined && command.username !== state.username) changed.push("username");
   for (const [field, value] of Object.entries(command.profile)) {
-    if (value !== undefined && (state.profile as Record<string, unknown>)[field] !== value) changed.push(field);
+    if (value !== undefined && (state.profile as Record<string, unknown>)[field] !== value) {
+      changed.push(field);
+    }
   }
   return changed;
 }

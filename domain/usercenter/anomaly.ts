@@ -46,9 +46,8 @@ export function detectAnomalies(
     return anomalies;
   }
   const since = attempt.at.getTime() - rules.burstWindowMs;
-  const failures = 1 + history.filter((h) =>
-    !h.succeeded && h.at.getTime() > since && h.at <= attempt.at
-  ).length;
+  const failures = 1 +
+    history.filter((h) => !h.succeeded && h.at.getTime() > since && h.at <= attempt.at).length;
   if (failures === rules.burstFailures) {
     anomalies.push({
       kind: "failure-burst",

@@ -7,7 +7,8 @@
 const maxEmailLength = 254;
 // One @, no spaces, a dot in the domain, no consecutive dots: strict enough to catch typos, loose enough for
 // the addresses people have (plus signs, sub-domains, long TLDs).
-const emailPattern = /^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$/;
+const emailPattern =
+  /^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$/;
 
 /** Usernames: 3 to 32 letters, digits, '.', '_' or '-', starting with a letter or a digit. */
 const usernamePattern = /^[A-Za-z0-9][A-Za-z0-9._-]{2,31}$/;
@@ -46,7 +47,9 @@ export function normalizeEmail(raw: string): string {
 /** Why `email` (normalized) is not an address we accept, or undefined when it is. */
 export function emailProblem(email: string): string | undefined {
   if (email.length > maxEmailLength) return `an e-mail address has at most ${maxEmailLength} characters`;
-  if (!emailPattern.test(email) || email.includes("..")) return "must be an e-mail address like ada@example.com";
+  if (!emailPattern.test(email) || email.includes("..")) {
+    return "must be an e-mail address like ada@example.com";
+  }
   return undefined;
 }
 
@@ -73,6 +76,8 @@ export function passwordProblem(
   const names = [account.username, account.email, account.email?.split("@")[0]]
     .filter((name): name is string => name !== undefined && name.length >= 3)
     .map((name) => name.toLowerCase());
-  if (names.some((name) => lower.includes(name))) return "must not contain the username or the e-mail address";
+  if (names.some((name) => lower.includes(name))) {
+    return "must not contain the username or the e-mail address";
+  }
   return undefined;
 }

@@ -153,10 +153,14 @@ export function userRoutes(deps: UserRoutesDeps, options: UserRoutesOptions): Ho
   app.patch("/:id/status", requireAdmin, async (c) => {
     const raw = c.req.param("id");
     const userId = parseId(raw);
-    if (!userId) problem(400, "invalid-id", "invalid id", `user id must be a positive 64-bit integer, got "${raw}"`);
+    if (!userId) {
+      problem(400, "invalid-id", "invalid id", `user id must be a positive 64-bit integer, got "${raw}"`);
+    }
     const body = await jsonBody(c, statusBody, "invalid status change");
     const by = c.get("identity")?.userId;
-    return c.json(await answer(() => changeStatus(deps, by, userId, body.status, { headers: traceHeaders(c) })));
+    return c.json(
+      await answer(() => changeStatus(deps, by, userId, body.status, { headers: traceHeaders(c) })),
+    );
   });
 
   return app;

@@ -8,7 +8,10 @@ import { PostgresMailQueue, PostgresUserActivity, PostgresUserStore } from "./us
 
 /** The API's write transaction: accounts and the outbox. */
 export function usersUnitOfWork(db: SqlClient, outbox: OutboxSettings = {}): UnitOfWork<UsersTx> {
-  return sqlUnitOfWork(db, (tx) => ({ users: new PostgresUserStore(tx), outbox: new PostgresOutboxWriter(tx, outbox) }));
+  return sqlUnitOfWork(
+    db,
+    (tx) => ({ users: new PostgresUserStore(tx), outbox: new PostgresOutboxWriter(tx, outbox) }),
+  );
 }
 
 /** The `usercenter` group's transaction: inbox, accounts, mail queue, activity, and the outbox. */

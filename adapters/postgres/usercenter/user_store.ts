@@ -26,7 +26,8 @@ interface UserRow {
   last_login_at: Date | string | null;
 }
 
-const columns = `id::text as id, username, email, password_hash, role, status, token_version, display_name, bio,
+const columns =
+  `id::text as id, username, email, password_hash, role, status, token_version, display_name, bio,
   created_at, last_login_at`;
 
 function toUser(row: UserRow): StoredUser {
@@ -116,7 +117,10 @@ export class PostgresUserStore implements UserStore {
   }
 
   async setPasswordHash(userId: string, hash: string): Promise<void> {
-    await this.#sql.query("update users set password_hash = $2, updated_at = now() where id = $1", [userId, hash]);
+    await this.#sql.query("update users set password_hash = $2, updated_at = now() where id = $1", [
+      userId,
+      hash,
+    ]);
   }
 
   async usernameTaken(username: string, exceptId?: string): Promise<boolean> {
@@ -195,7 +199,10 @@ export class PostgresMailQueue implements MailQueue, MailOutbox {
   }
 
   async attempts(id: string): Promise<number> {
-    const [row] = await this.#sql.query<{ attempts: number }>("select attempts from mail_queue where id = $1", [id]);
+    const [row] = await this.#sql.query<{ attempts: number }>(
+      "select attempts from mail_queue where id = $1",
+      [id],
+    );
     return row?.attempts ?? 0;
   }
 }

@@ -4,7 +4,12 @@
  * has `failures` failures in it, attempts are refused until the window ends (`Retry-After` says when).
  */
 import type { Redis } from "ioredis";
-import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes, RLWrapperTimeouts } from "rate-limiter-flexible";
+import {
+  RateLimiterMemory,
+  RateLimiterRedis,
+  RateLimiterRes,
+  RLWrapperTimeouts,
+} from "rate-limiter-flexible";
 import type { Logger } from "../../../application/ports.ts";
 import type { LoginThrottle } from "../../../application/usercenter/ports.ts";
 
@@ -33,18 +38,20 @@ export class FlexibleLoginThrottle implements LoginThrottle {
     logger: Logger;
   }) {
     this.#logger = options.logger;
-    this.#limiters = new Map(Object.entries(options.budgets).map(([kind, budget]) => {
-      const settings = {
-        points: budget.failures,
-        duration: budget.windowSeconds,
-        keyPrefix: `${options.keyPrefix}:${kind}`,
-      };
-      const limiter: Limiter = options.redis
-        ? new RateLimiterRedis({ ...settings, storeClient: options.redis, rejectIfRedisNotReady: true })
-        : new RateLimiterMemory(settings);
-      const wrapped = options.redis ? new RLWrapperTimeouts({ limiter, timeoutMs: 500 }) : limiter;
-      return [kind, { limiter, wrapped }];
-    }));
+    this.#limiters = new Map(
+      Object.entries(options.budgets).map(([kind, budget]) => {
+        const settings = {
+          points: budget.failures,
+          duration: budget.windowSeconds,
+          keyPrefix: `${options.keyPrefix}:${kind}`,
+        };
+        const limiter: Limiter = options.redis
+          ? new RateLimiterRedis({ ...settings, storeClient: options.redis, rejectIfRedisNotReady: true })
+          : new RateLimiterMemory(settings);
+        const wrapped = options.redis ? new RLWrapperTimeouts({ limiter, timeoutMs: 500 }) : limiter;
+        return [kind, { limiter, wrapped }];
+      }),
+    );
   }
 
   #of(key: string) {

@@ -18,7 +18,12 @@ export class RedisSessionCache implements SessionCache {
   }
 
   async set(userId: string, state: SessionState): Promise<void> {
-    await this.#redis.set(key(userId), `${state.status}|${state.role}|${state.tokenVersion}`, "EX", this.#ttlSeconds);
+    await this.#redis.set(
+      key(userId),
+      `${state.status}|${state.role}|${state.tokenVersion}`,
+      "EX",
+      this.#ttlSeconds,
+    );
   }
 
   async drop(userId: string): Promise<void> {
