@@ -111,8 +111,31 @@ export interface ContextParts {
    * most). Without one, only the operator token authenticates.
    */
   readonly verifyToken?: TokenVerifier;
+  /** Operator commands, run by `deno run -A bin/command.ts <context> <command> [args]`. */
+  readonly commands?: Readonly<Record<string, ModuleCommand>>;
   /** Why the API must not start in this configuration (e.g. no signing secret); relays and workers may. */
   readonly apiRefusals?: readonly string[];
+}
+
+/** A command of a context for operators (creating the first administrator, ...). */
+export interface ModuleCommand {
+  /** One line for the command list. */
+  readonly summary: string;
+  /** Usage line shown with `--help` and on a usage error. */
+  readonly usage: string;
+  /** Runs with the arguments after the command's name; returns the lines to print. Throws a UsageError on bad arguments. */
+  run(args: readonly string[], io: CommandIo): Promise<readonly string[]>;
+}
+
+/** What a command may read besides its arguments. */
+export interface CommandIo {
+  /** Standard input as text, when it is not a terminal (undefined for a terminal). */
+  readStdin(): Promise<string | undefined>;
+}
+
+/** A command's arguments do not fit its usage. */
+export class UsageError extends Error {
+  override readonly name = "UsageError";
 }
 
 /** Work a worker runs every `everyMs`, one worker at a time (under the distributed lock `job:<name>`). */

@@ -9,7 +9,9 @@ import { authenticate } from "../../application/usercenter/authenticate.ts";
 import { userCenterHandlers } from "../../application/usercenter/handlers.ts";
 import { dispatchMail } from "../../application/usercenter/mail_dispatch.ts";
 import { Argon2Hasher } from "../argon2/password_hasher.ts";
-import { consumerGroup, type ContextModule, withSettings } from "../context_module.ts";
+import { consumerGroup, type ContextModule, UsageError, withSettings } from "../context_module.ts";
+import { AccountRefusal, register } from "../../application/usercenter/accounts.ts";
+import { parseArgs } from "node:util";
 import { userRoutes } from "../http/usercenter/user_routes.ts";
 import { JwtTokens } from "../jwt/tokens.ts";
 import { MemorySessionCache } from "../memory/usercenter/session_cache.ts";
@@ -157,6 +159,56 @@ export const userCenterModule: ContextModule = {
           },
         }]
         : [],
+      commands: {
+        "create-admin": {
+          summary: "creates an administrator account (the first one included); prints a generated password " +
+            "unless one is piped in with --password-stdin",
+          usage: "deno task users create-admin --email <address> --username <name> [--password-stdin]",
+          run: async (args, io) => {
+            const { values } = parseArgs({
+              args: [...args],
+              options: {
+                email: { type: "string" },
+                username: { type: "string" },
+                "password-stdin": { type: "boolean", default: false },
+              },
+              strict: true,
+            });
+            if (!values.email || !values.username) {
+              throw new UsageError("--email and --username are required");
+            }
+            let password: string;
+            let generated = false;
+            if (values["password-stdin"]) {
+              password = ((await io.readStdin()) ?? "").replace(/\r?\n$/, "");
+              if (!password) throw new UsageError("--password-stdin: nothing was piped in");
+            } else {
+              // Never a default password: a random one, shown once.
+              const bytes = crypto.getRandomValues(new Uint8Array(18));
+              password = btoa(String.fromCharCode(...bytes)).replaceAll("+", "-").replaceAll("/", "_");
+              generated = true;
+            }
+            try {
+              const account = await register({
+                unitOfWork: usersUnitOfWork(db, platform.outbox),
+                users,
+                hasher,
+                clock,
+                topic: platform.topic(userTopics.events),
+              }, { email: values.email, username: values.username, password, role: "admin" });
+              return [
+                `✓ administrator ${account.username} <${account.email}> created (id ${account.id})`,
+                ...(generated
+                  ? [`  password (shown once, change it after the first sign-in): ${password}`]
+                  : []),
+              ];
+            } catch (error) {
+              if (error instanceof AccountRefusal) throw new Error(error.message);
+              throw error;
+            }
+          },
+        },
+      },
       examples: [
         `curl -X POST {url}/users/register -H 'content-type: application/json' -d '{"username":"ada","email":"ada@example.com","password":"correct horse battery"}'`,
         `TOKEN=$(curl -s -X POST {url}/users/login -H 'content-type: application/json' -d '{"email":"ada@example.com","password":"correct horse battery"}' | sed 's/.*"accessToken":"\\([^"]*\\)".*/\\1/')`,

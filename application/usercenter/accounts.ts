@@ -118,7 +118,7 @@ function problemOf(field: string, message: string | undefined): FieldProblem | u
 
 /** Registers an account; 409-style refusals when the address or the username is taken. */
 export async function register(
-  deps: AccountsDeps,
+  deps: Pick<AccountsDeps, "unitOfWork" | "users" | "hasher" | "clock" | "topic">,
   input: { username: string; email: string; password: string; role?: Role },
   context: Pick<RequestContext, "headers"> = {},
 ): Promise<AccountView> {
