@@ -347,3 +347,113 @@ Deno.test("deleting the account: sign-in fails, the token is revoked, its likes 
   assert.deepEqual(goodbye.to, ["noor@example.com"]);
   assert.equal((await s.db.query("select 1 from login_log where user_id = $1", [user.id])).length, 0);
 });
+
+Deno.test("bad input gets a 400 problem naming the field and changes nothing", async () => {
+  await using s = await stack();
+  const cases: [Record<string, unknown> | string, string][] = [
+    [{ username: "ok_name", email: "not-an-address", password }, "email"],
+    [{ username: "ok_name", email: "a..b@example.com", password }, "email"],
+    [{ username: "x", email: "x@example.com", password }, "username"],
+    [{ username: "bad name!", email: "x@example.com", password }, "username"],
+    [{ username: "ok_name", email: "x@example.com", password: "short" }, "password"],
+    [{ username: "ok_name", email: "x@example.com", password: "password1234" }, "password"],
+    [{ username: "ok_name", email: "x@example.com", password: "my ok_name is long" }, "password"],
+    [{ username: "ok_name", email: "x@example.com", password, role: "admin" }, ""],
+    [{ username: "ok_name", email: "x@example.com" }, "password"],
+    ["{not json", ""],
+  ];
+  for (const [body, field] of cases) {
+    const response = await s.call("/users/register", {
+      method: "POST",
+      headers: json,
+      body: typeof body === "string" ? body : JSON.stringify(body),
+    });
+    assert.equal(response.status, 400, JSON.stringify(body));
+    assert.equal(response.headers.get("content-type"), "application/problem+json");
+    const problem = await response.json();
+    assert.equal(problem.status, 400);
+    if (field) {
+      const fields = (problem.errors as { field?: string; path?: string }[]).map((e) => e.field ?? e.path);
+      assert.ok(fields.includes(field), `${JSON.stringify(body)} → ${JSON.stringify(problem)}`);
+    }
+  }
+  assert.equal((await s.db.query("select 1 from users")).length, 0);
+  assert.equal((await s.db.query("select 1 from outbox")).length, 0);
+});
+
+Deno.test("the profile: PATCH /users/me changes the fields given; a taken username is 409; user.updated is published", async () => {
+  await using s = await stack();
+  await s.register("taken", "taken@example.com");
+  const { body: user } = await s.register("ivy", "ivy@example.com");
+  const token = (await s.login("ivy@example.com")).body.accessToken as string;
+  const patch = (body: unknown) =>
+    s.call("/users/me", {
+      method: "PATCH",
+      headers: { ...json, ...bearer(token) },
+      body: JSON.stringify(body),
+    });
+
+  const updated = await patch({ displayName: "Ivy L.", bio: "likes videos" });
+  assert.equal(updated.status, 200);
+  const me = await updated.json();
+  assert.equal(me.displayName, "Ivy L.");
+  assert.equal(me.bio, "likes videos");
+  assert.equal(me.username, "ivy");
+  assert.equal(me.email, "ivy@example.com");
+
+  const taken = await patch({ username: "TAKEN" });
+  assert.equal(taken.status, 409);
+  assert.equal((await taken.json()).type, "urn:problem:username-taken");
+  assert.equal((await patch({})).status, 400);
+  assert.equal((await patch({ email: "new@example.com" })).status, 400, "the address is not a profile field");
+
+  // the change reached the analytics topic for external mirrors: fields named, no values, no address
+  const analytics = await readTopic(
+    `${s.prefix}.user.analytics`,
+    (m) => m.some((x) => x.value?.includes("profile-updated")),
+  );
+  const event = analytics.map((m) => JSON.parse(m.value!)).find((e) =>
+    e.payload.activity === "profile-updated"
+  );
+  assert.equal(event.payload.userId, user.id);
+  assert.equal(event.payload.attributes.changed, "displayName,bio");
+  assert.doesNotMatch(JSON.stringify(analytics.map((m) => m.value)), /ivy@example\.com/);
+});
+
+Deno.test("without SMTP_URL mail waits in the queue and GET /users/me/mail shows it", async () => {
+  await using s = await stack({ SMTP_URL: "" });
+  await s.register("zoe", "zoe@example.com");
+  const token = (await s.login("zoe@example.com")).body.accessToken as string;
+  const mail = await eventually(
+    async (): Promise<{ kind: string; to: string; sentAt: string | null }[]> =>
+      (await (await s.call("/users/me/mail", { headers: bearer(token) })).json()).items,
+    (items) => items.some((m) => m.kind === "welcome"),
+    { what: "the welcome mail in /users/me/mail" },
+  );
+  const welcome = mail.find((m) => m.kind === "welcome")!;
+  assert.equal(welcome.to, "zoe@example.com");
+  assert.equal(welcome.sentAt, null);
+  assert.equal(s.receiver.messages.length, 0, "nothing was sent");
+  assert.equal((await s.call("/users/me/mail")).status, 401);
+});
+
+Deno.test("mail refused by the SMTP server stays queued and is sent once the server accepts it", async () => {
+  await using s = await stack();
+  // the server refuses the next two deliveries (451: try later)
+  s.receiver.refuseNext(2, 451);
+  await s.register("kai", "kai@example.com");
+
+  // then the welcome mail arrives after the retries, exactly once
+  const welcome = await s.receiver.waitFor((m) => m.subject.startsWith("Welcome"), 60_000);
+  assert.deepEqual(welcome.to, ["kai@example.com"]);
+  const [row] = await eventually(
+    () =>
+      s.db.query<{ attempts: number; sent: boolean }>(
+        "select attempts, sent_at is not null as sent from mail_queue",
+      ),
+    (rows) => rows[0]?.sent === true,
+    { what: "mail marked sent" },
+  );
+  assert.equal(row.attempts, 3, "two refusals, then the delivery");
+  assert.equal(s.receiver.messages.filter((m) => m.subject.startsWith("Welcome")).length, 1);
+});
