@@ -225,6 +225,8 @@ Deno.test("tokens that do not hold get 401: other secret, tampered, alg none, ex
   assert.equal(await status(await sign(testJwtSecret, { iat: past, exp: past + 60 })), 401);
   // garbage
   assert.equal(await status("not-a-token"), 401);
+  // a stale token left in the header does not stop a sign-in (public routes ignore credentials)
+  assert.equal((await s.login("lin@example.com", password, bearer("not-a-token"))).status, 200);
 
   // a normal user cannot suspend anyone (403); the admin can, and the token stops working at once
   const suspend = (t: string, id: string) =>

@@ -17,6 +17,8 @@ declare module "hono" {
   interface ContextVariableMap {
     /** The verified caller, or undefined for an anonymous request. */
     identity: Identity | undefined;
+    /** Why the credentials sent do not hold (thrown by the routes that read the caller). */
+    credentialsRefused: unknown;
     /** This request's id (yours if you sent a valid X-Request-Id). */
     requestId: string;
   }
@@ -72,17 +74,32 @@ export function bearerAuthenticator(
 /** Nobody but the operator (when configured): for an API built without the user center. */
 export const anonymousOnly: Authenticator = bearerAuthenticator({});
 
-/** Middleware filling the slot; anonymous requests pass (routes that need a user call `currentUser`). */
+/**
+ * Middleware filling the slot. Credentials that do not hold are refused (401) by the routes that read the
+ * caller, not by the public ones: signing in with an expired token still in the header works.
+ */
 export function identify(authenticator: Authenticator = anonymousOnly): MiddlewareHandler {
   return async (c, next) => {
-    c.set("identity", await authenticator.authenticate(c));
+    try {
+      c.set("identity", await authenticator.authenticate(c));
+    } catch (refusal) {
+      c.set("identity", undefined);
+      c.set("credentialsRefused", refusal);
+    }
     await next();
   };
 }
 
+/** The verified caller, or undefined when anonymous; throws the 401 when the credentials sent do not hold. */
+function caller(c: Context): Identity | undefined {
+  const refusal = c.get("credentialsRefused");
+  if (refusal !== undefined) throw refusal;
+  return c.get("identity");
+}
+
 /** The authenticated user's id; a 401 problem when the request has none. */
 export function currentUser(c: Context): string {
-  const identity = c.get("identity");
+  const identity = caller(c);
   if (identity === undefined) {
     unauthenticated("sign in (POST /users/login) and send Authorization: Bearer <token>");
   }
@@ -94,12 +111,12 @@ export function currentUser(c: Context): string {
 
 /** The authenticated user's id, or undefined for an anonymous request (or the operator). */
 export function optionalUser(c: Context): string | undefined {
-  return c.get("identity")?.userId;
+  return caller(c)?.userId;
 }
 
 /** Middleware admitting administrators only: 401 without credentials, 403 for another role. */
 export const requireAdmin: MiddlewareHandler = async (c, next) => {
-  const identity = c.get("identity");
+  const identity = caller(c);
   if (identity === undefined) unauthenticated("an administrator's access token is required");
   if (identity.role !== "admin") problem(403, "forbidden", "administrators only", "your role is not admin");
   await next();

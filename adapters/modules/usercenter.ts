@@ -138,7 +138,8 @@ export const userCenterModule: ContextModule = {
           historyDays: 90,
           productName: "Outbox Platform",
         }),
-        batched: true,
+        // One by one: account events are few, and a welcome mail should not wait for a batch to fill.
+        batched: false,
         inbox: true,
         unitOfWork: userCenterUnitOfWork(db, platform.outbox),
       })],
