@@ -62,6 +62,12 @@ Deno.test("Redis: a stored value that is not an entry reads as a miss", async ()
       "gone|user|1",
       "active|user|x",
       "active|user|1.5",
+      "active|user|",
+      "active|user| ",
+      "active|user|-1",
+      "active|user|1|extra",
+      "active|user|0x10",
+      "active|user|1e3",
       "user|active|1",
       '{"status":"active","role":"user","tokenVersion":1}',
     ]

@@ -18,7 +18,7 @@ declare module "hono" {
     /** The verified caller, or undefined for an anonymous request. */
     identity: Identity | undefined;
     /** Why the credentials sent do not hold (thrown by the routes that read the caller). */
-    credentialsRefused: unknown;
+    authRefusal: unknown;
     /** This request's id (yours if you sent a valid X-Request-Id). */
     requestId: string;
   }
@@ -84,7 +84,7 @@ export function identify(authenticator: Authenticator = anonymousOnly): Middlewa
       c.set("identity", await authenticator.authenticate(c));
     } catch (refusal) {
       c.set("identity", undefined);
-      c.set("credentialsRefused", refusal);
+      c.set("authRefusal", refusal);
     }
     await next();
   };
@@ -92,7 +92,7 @@ export function identify(authenticator: Authenticator = anonymousOnly): Middlewa
 
 /** The verified caller, or undefined when anonymous; throws the 401 when the credentials sent do not hold. */
 function caller(c: Context): Identity | undefined {
-  const refusal = c.get("credentialsRefused");
+  const refusal = c.get("authRefusal");
   if (refusal !== undefined) throw refusal;
   return c.get("identity");
 }

@@ -102,7 +102,9 @@ export function loginThrottleContract(
       const keys = ["account:x"];
       const left = await failTimes(throttle, keys, budgets.account.failures - 1);
       assert.deepEqual(left, left.map(() => 0));
-      await throttle.fail(keys); // spends the budget
+      const spending = await throttle.fail(keys); // spends the budget
+      assert.ok(spending > 0, "the failure that spends the budget answers the wait");
+      assert.ok((await throttle.blockedFor(keys)) > 0);
       const waiting = await throttle.fail(keys);
       assert.ok(waiting > 0 && waiting <= budgets.account.windowSeconds, `fail answered ${waiting}`);
     } finally {

@@ -79,7 +79,9 @@ export class FlexibleLoginThrottle implements LoginThrottle {
       for (const key of keys) {
         const { wrapped, id } = this.#of(key);
         try {
-          await wrapped.consume(id);
+          const spent = await wrapped.consume(id);
+          // The failure that spends the budget blocks the key from now on.
+          if (spent.remainingPoints === 0) ms = Math.max(ms, spent.msBeforeNext);
         } catch (rejection) {
           if (!(rejection instanceof RateLimiterRes)) throw rejection;
           ms = Math.max(ms, rejection.msBeforeNext);

@@ -37,11 +37,15 @@ function key(userId: string): string {
 
 /** A stored entry, or undefined when it is not one (then the account is read again). */
 export function parse(raw: string): SessionState | undefined {
-  const [status, role, version] = raw.split("|");
-  const tokenVersion = Number(version);
+  const match = /^([a-z]+)\|([a-z]+)\|(0|[1-9][0-9]{0,8})$/.exec(raw);
+  if (!match) return undefined;
+  const [, status, role, version] = match;
   if (!(userStatuses as readonly string[]).includes(status) || !(roles as readonly string[]).includes(role)) {
     return undefined;
   }
-  if (!Number.isInteger(tokenVersion)) return undefined;
-  return { status: status as SessionState["status"], role: role as SessionState["role"], tokenVersion };
+  return {
+    status: status as SessionState["status"],
+    role: role as SessionState["role"],
+    tokenVersion: Number(version),
+  };
 }
