@@ -21,6 +21,7 @@ import {
   uniqueId,
 } from "./helpers.ts";
 import { likesApi, namePrefixOf, relayFor } from "./fixtures.ts";
+import { as } from "./users.ts";
 
 /** The worker's readiness: HTTP status and each check's status (`{}` while it does not answer). */
 async function readiness(port: number): Promise<{ status: number; checks: Record<string, string> }> {
@@ -88,7 +89,8 @@ Deno.test("PostgreSQL cut off while a worker consumes: it pauses, dead-letters n
     RETRY_BASE_MS: "200",
   });
 
-  // A writer liking video targets one new user at a time until told to stop; the event ids it got back.
+  // A writer liking video targets one new user at a time (signed in as it goes) until told to stop; the event
+  // ids it got back.
   const videoBase = Math.floor(Math.random() * 1e9);
   const eventIds: string[] = [];
   let writing = true;
@@ -96,7 +98,7 @@ Deno.test("PostgreSQL cut off while a worker consumes: it pauses, dead-letters n
     for (let user = 1; writing; user++) {
       const response = await api.app.request(`/videos/${videoBase + (user % 5)}/likes`, {
         method: "POST",
-        headers: { "x-user-id": String(user) },
+        headers: await as(db, user),
       });
       assert.equal(response.status, 200);
       eventIds.push((await response.json()).eventId);

@@ -15,12 +15,15 @@ import {
   testDatabase,
   uniqueId,
 } from "./helpers.ts";
+import { as } from "./users.ts";
 
 const kafkaPort = 19094;
 
 Deno.test("api, relay and worker started with PostgreSQL and Kafka unreachable wait, and work once they answer", async () => {
   // given a migrated schema, PostgreSQL reachable only through a proxy that is closed, and no broker
   await using db = await testDatabase();
+  // and account 7, created now through the test's own connection (the processes cannot reach PostgreSQL yet)
+  const user7 = await as(db, 7);
   const pgPort = freePort();
   const proxy = tcpProxy(pgPort, Number(new URL(env.databaseUrl).port || 5432));
   const prefix = `t${uniqueId()}`;
@@ -49,6 +52,9 @@ Deno.test("api, relay and worker started with PostgreSQL and Kafka unreachable w
     const early = await fetch(`http://127.0.0.1:${ports.api}/videos/1/likes`);
     assert.equal(early.status, 503);
     assert.equal((await early.json()).type, "urn:problem:starting");
+    const signedEarly = await fetch(`http://127.0.0.1:${ports.api}/videos/1/likes`, { headers: user7 });
+    assert.equal(signedEarly.status, 503, "a signed-in request too: no account can be checked yet");
+    await signedEarly.body?.cancel();
 
     // when PostgreSQL answers, then the API takes writes while Kafka is still down
     proxy.open();
@@ -56,7 +62,7 @@ Deno.test("api, relay and worker started with PostgreSQL and Kafka unreachable w
       async () => {
         const response = await fetch(`http://127.0.0.1:${ports.api}/videos/42/likes`, {
           method: "POST",
-          headers: { "x-user-id": "7" },
+          headers: user7,
         });
         await response.body?.cancel();
         return response.status;

@@ -20,6 +20,7 @@ import {
   uniqueId,
 } from "./helpers.ts";
 import { likesApi, namePrefixOf, relayFor } from "./fixtures.ts";
+import { signedIn } from "./users.ts";
 
 /** Sends SIGTERM and waits up to `ms` for the exit; the status, or undefined if it had to be killed. */
 async function terminate(process: ReturnType<typeof spawnProcess>, ms = 60_000) {
@@ -100,11 +101,9 @@ async function workerHoldingLikes(
     });
     const video = 1 + Math.floor(Math.random() * 1e9);
     await using api = likesApi(db, topic);
-    for (let user = 1; user <= count; user++) {
-      const response = await api.app.request(`/videos/${video}/likes`, {
-        method: "POST",
-        headers: { "x-user-id": String(user) },
-      });
+    const users = await signedIn(db, Array.from({ length: count }, (_, i) => i + 1));
+    for (const headers of users.values()) {
+      const response = await api.app.request(`/videos/${video}/likes`, { method: "POST", headers });
       assert.equal(response.status, 200);
       await response.body?.cancel();
     }
@@ -191,16 +190,17 @@ Deno.test("SIGTERM to the API with requests in flight: they complete with 200 an
       timeoutMs: 60_000,
       what: "the API to be ready",
     });
-    lock = await holdTableLock(db, "likes");
     const video = 1 + Math.floor(Math.random() * 1e9);
     // Users of this test's own: the API's per-user rate limit lives in the shared Redis.
     const firstUser = 1 + Math.floor(Math.random() * 1e9);
     const users = Array.from({ length: 10 }, (_, i) => firstUser + i);
+    const signed = await signedIn(db, users);
+    lock = await holdTableLock(db, "likes");
     let settled = 0;
     const requests = users.map((user) =>
       fetch(`http://127.0.0.1:${port}/videos/${video}/likes`, {
         method: "POST",
-        headers: { "x-user-id": String(user) },
+        headers: signed.get(String(user)),
       }).then(
         async (response) => ({ user, status: response.status, body: await response.json() }),
         (error) => ({ user, status: 0, body: String(error) }),

@@ -1,12 +1,15 @@
 import assert from "node:assert/strict";
+import { interactionUnitOfWork } from "../adapters/postgres/interaction/unit_of_work.ts";
 import { migrate, platformMigrations } from "../adapters/postgres/migrate.ts";
 import { connectPostgres } from "../adapters/postgres/postgres_js.ts";
 import { expectSetting, SettingMismatchError } from "../adapters/postgres/platform_settings.ts";
 import { loadConfig } from "../bin/config.ts";
 import { modules } from "../bin/modules.ts";
 import { migrationScopes, recordBucketCount } from "../bin/runtime.ts";
+import { likeEnvelope } from "../application/interaction/like_event.ts";
 import { likeConsumerFor, likesApi, relayFor } from "./fixtures.ts";
 import { env, eventually, repoRoot, testTopics, uniqueId } from "./helpers.ts";
+import { as } from "./users.ts";
 
 /** A schema of its own, not migrated. */
 async function emptySchema() {
@@ -44,9 +47,14 @@ Deno.test("a database migrated by the single-folder layout upgrades in place, ke
   await migrateAsBefore(db);
   await db.exec("insert into like_counts (target_type, target_id, count) values ('video', 41, 5)");
   const [topic] = await testTopics(3, "interaction-events");
-  await using api = likesApi(db, topic);
-  const liked = await api.app.request("/videos/42/likes", { method: "POST", headers: { "x-user-id": "7" } });
-  assert.equal(liked.status, 200);
+  // The like row and its event as the API of that time committed them (there were no accounts to sign in to).
+  const target = { type: "video" as const, id: "42" };
+  await interactionUnitOfWork(db).inTransaction(async (tx) => {
+    await tx.likes.add("7", target, new Date());
+    await tx.outbox.append(topic, [
+      likeEnvelope({ type: "LikeAdded", userId: "7", target, action: 1, at: new Date() }),
+    ]);
+  });
   const before = await db.query<{ likes: number; outbox: number }>(
     "select (select count(*)::int from likes) as likes, (select count(*)::int from outbox) as outbox",
   );
@@ -80,14 +88,17 @@ Deno.test("a database migrated by the single-folder layout upgrades in place, ke
   assert.deepEqual({ ...after[0] }, { likes: 1, outbox: 1, count41: "5" });
 
   // and the row written before the upgrade flows through the relay to the projection
+  await using api = likesApi(db, topic);
   await using _relay = await relayFor(db);
   await using _consumer = await likeConsumerFor(db, topic, api.redisHandle);
-  await eventually(
-    async () =>
-      (await db.query<{ n: string }>("select count::text as n from like_counts where target_id = 42"))[0]?.n,
-    (n) => n === "1",
-    { what: "the pre-upgrade like projected" },
-  );
+  const count42 = async () =>
+    (await db.query<{ n: string }>("select count::text as n from like_counts where target_id = 42"))[0]?.n;
+  await eventually(count42, (n) => n === "1", { what: "the pre-upgrade like projected" });
+
+  // and today's API serves the upgraded database: a signed-in user's like is counted with it
+  const liked = await api.app.request("/videos/42/likes", { method: "POST", headers: await as(db, 8) });
+  assert.equal(liked.status, 200);
+  await eventually(count42, (n) => n === "2", { what: "the like after the upgrade projected" });
 
   // and a second migrate applies nothing
   assert.deepEqual(await migrate(db, migrationScopes(modules)), []);

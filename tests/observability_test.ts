@@ -9,6 +9,7 @@ import {
   testDatabase,
   testTopics,
 } from "./helpers.ts";
+import { signedIn } from "./users.ts";
 
 Deno.test("metrics of the API, relay and worker follow a like; lag and outbox age grow while a stage is down", async () => {
   await using db = await testDatabase();
@@ -30,10 +31,11 @@ Deno.test("metrics of the API, relay and worker follow a like; lag and outbox ag
     eventually(() => fetch(`http://127.0.0.1:${port}/health/ready`).then((r) => r.ok, () => false), Boolean, {
       what: `health on ${port}`,
     });
+  const users = await signedIn(db, [1, 2, 3, 4, 5]);
   const like = async (user: number) => {
     const response = await fetch(`http://127.0.0.1:${ports.api}/videos/1/likes`, {
       method: "POST",
-      headers: { "x-user-id": String(user) },
+      headers: users.get(String(user)),
     });
     assert.equal(response.status, 200);
     await response.body?.cancel();

@@ -8,8 +8,9 @@ import assert from "node:assert/strict";
 import { Redis } from "ioredis";
 import { createApp } from "../adapters/http/app.ts";
 import { likeConsumerFor, relayFor, testModules } from "./fixtures.ts";
-import { routesOf } from "../bin/runtime.ts";
+import { authenticatorOf, routesOf } from "../bin/runtime.ts";
 import { eventually, freePort, tcpProxy, testDatabase, testLogger, testTopics } from "./helpers.ts";
+import { signedIn } from "./users.ts";
 
 Deno.test("likes during a Redis outage commit; afterwards a consistency round makes Redis equal the database", async () => {
   // given a redis-server of this test's own, reached through a proxy
@@ -46,14 +47,21 @@ Deno.test("likes during a Redis outage commit; afterwards a consistency round ma
     direct.disconnect();
     proxy.open();
     await redis.connect();
-    const { built, metrics } = testModules(db, topic, redis, { CONSISTENCY_HOT_TARGETS: "10" });
-    const app = createApp({ routes: routesOf(built), logger: testLogger, metrics });
+    const { built, metrics, config } = testModules(db, topic, redis, { CONSISTENCY_HOT_TARGETS: "10" });
+    const app = createApp({
+      routes: routesOf(built),
+      authenticator: authenticatorOf(built, config),
+      logger: testLogger,
+      metrics,
+    });
     await using _relay = await relayFor(db);
     await using _consumer = await likeConsumerFor(db, topic, { prefixed: redis });
+    // Accounts 1..8; their sessions are cached in the same Redis, so the outage also hits sign-in checks.
+    const users = await signedIn(db, [1, 2, 3, 4, 5, 6, 7, 8]);
     const like = async (user: number, method = "POST") =>
-      (await app.request("/videos/1/likes", { method, headers: { "x-user-id": String(user) } })).status;
+      (await app.request("/videos/1/likes", { method, headers: users.get(String(user)) })).status;
     const status = async (user: number) =>
-      await (await app.request("/videos/1/likes", { headers: { "x-user-id": String(user) } })).json();
+      await (await app.request("/videos/1/likes", { headers: users.get(String(user)) })).json();
 
     // and five likes, read once so that the count and the states are cached
     for (let user = 1; user <= 5; user++) assert.equal(await like(user), 200);

@@ -1,13 +1,20 @@
 import assert from "node:assert/strict";
 import { env as servers, eventually, metricValue, repoRoot, testDatabase, testTopics } from "./helpers.ts";
+import { as, testJwtSecret } from "./users.ts";
+import { JwtTokens } from "../adapters/jwt/tokens.ts";
+import { systemClock } from "../application/ports.ts";
 
-/** `deno task start` as a user runs it: no DATABASE_URL, KAFKA_BROKERS or REDIS_URL, a data folder of its own. */
+/**
+ * `deno task start` as a user runs it: no DATABASE_URL, KAFKA_BROKERS or REDIS_URL, a data folder of its own.
+ * It signs tokens with the tests' secret, as every test process does, unless `extra` says otherwise.
+ */
 async function start(dataDir: string, extra: Record<string, string> = {}) {
   const env: Record<string, string> = {
     DATA_DIR: dataDir,
     PORT: "0",
     BATCH_FLUSH_MS: "100",
     RELAY_POLL_MS: "100",
+    JWT_SECRET: testJwtSecret,
     ...extra,
   };
   for (const name of ["PATH", "HOME", "DENO_DIR", "XDG_CACHE_HOME"]) {
@@ -76,8 +83,37 @@ async function start(dataDir: string, extra: Record<string, string> = {}) {
 
 type Started = Awaited<ReturnType<typeof start>>;
 
-const like = (url: string, user: number, video: number) =>
-  fetch(`${url}/videos/${video}/likes`, { method: "POST", headers: { "x-user-id": String(user) } });
+/** `Authorization` headers of a signed-in user. */
+type UserHeaders = { authorization: string };
+
+const like = (url: string, user: UserHeaders, video: number) =>
+  fetch(`${url}/videos/${video}/likes`, { method: "POST", headers: user });
+
+/**
+ * Registers an account over HTTP and signs in with it (the embedded database is the process's own): the
+ * account's id and its `Authorization` headers.
+ */
+async function signUp(url: string, username: string): Promise<{ id: string; headers: UserHeaders }> {
+  const email = `${username}@example.test`;
+  const password = "correct horse battery staple";
+  const json = { "content-type": "application/json" };
+  const registered = await fetch(`${url}/users/register`, {
+    method: "POST",
+    headers: json,
+    body: JSON.stringify({ username, email, password }),
+  });
+  const account = await registered.json();
+  assert.equal(registered.status, 201, JSON.stringify(account));
+  const login = await fetch(`${url}/users/login`, {
+    method: "POST",
+    headers: json,
+    body: JSON.stringify({ email, password }),
+  });
+  const body = await login.json();
+  assert.equal(login.status, 200, JSON.stringify(body));
+  assert.equal(body.tokenType, "Bearer");
+  return { id: account.id, headers: { authorization: `Bearer ${body.accessToken}` } };
+}
 
 /** Events the like projection applied in this process, from start's /metrics (a counter per process). */
 async function processed(url: string): Promise<number> {
@@ -97,10 +133,12 @@ function errorLines(stderr: string): string[] {
   });
 }
 
-async function status(url: string, video: number, user?: number): Promise<{ count: number; liked: boolean }> {
-  const response = await fetch(`${url}/videos/${video}/likes`, {
-    headers: user ? { "x-user-id": String(user) } : {},
-  });
+async function status(
+  url: string,
+  video: number,
+  user?: UserHeaders,
+): Promise<{ count: number; liked: boolean }> {
+  const response = await fetch(`${url}/videos/${video}/likes`, { headers: user ?? {} });
   return await response.json();
 }
 
@@ -116,7 +154,8 @@ Deno.test("deno task start: embedded platform keeps its data across SIGTERM and 
     // given a fresh data folder, when a user likes a video
     let app = await launch();
     assert.ok(app.output.some((line) => line.includes("PGlite created")), app.output.join("\n"));
-    const response = await like(app.url, 7, 42);
+    const { headers: ada } = await signUp(app.url, "ada");
+    const response = await like(app.url, ada, 42);
     assert.equal(response.status, 200);
     await response.body?.cancel();
     // then the consumer's projection counts it
@@ -126,9 +165,13 @@ Deno.test("deno task start: embedded platform keeps its data across SIGTERM and 
     assert.equal((await app.stop("SIGTERM")).code, 0);
     app = await launch();
     assert.ok(app.output.some((line) => line.includes("PGlite opened")));
-    assert.deepEqual(await status(app.url, 42, 7), { count: 1, liked: true });
+    assert.deepEqual(await status(app.url, 42, ada), { count: 1, liked: true });
 
-    // when it is killed with SIGKILL in the middle of 2 000 likes
+    // when it is killed with SIGKILL in the middle of 2 000 likes: 100 users liking each of 20 videos once
+    // (20 likes each, within a user's rate limit), like n by user ceil(n / 20) on video (n % 20) + 1
+    const users: UserHeaders[] = [];
+    for (let i = 1; i <= 100; i++) users.push((await signUp(app.url, `liker${i}`)).headers);
+    const userOf = (n: number) => users[Math.ceil(n / 20) - 1];
     const total = 2000;
     let next = 1;
     let answered = 0;
@@ -136,18 +179,18 @@ Deno.test("deno task start: embedded platform keeps its data across SIGTERM and 
     const failures: string[] = [];
     const liker = async () => {
       while (next <= total) {
-        const user = next++;
+        const n = next++;
         let response: Response;
         try {
-          response = await like(app.url, user, (user % 20) + 1);
+          response = await like(app.url, userOf(n), (n % 20) + 1);
         } catch (error) {
           // Requests cut by the kill fail; one that failed before it is a failure of the platform.
-          if (!killed) failures.push(`user ${user}: ${error}`);
+          if (!killed) failures.push(`like ${n}: ${error}`);
           return;
         }
         // Any status that arrived was given before the kill, and each must be a success.
         if (response.status === 200) answered++;
-        else failures.push(`user ${user}: HTTP ${response.status} ${await response.text().catch(() => "")}`);
+        else failures.push(`like ${n}: HTTP ${response.status} ${await response.text().catch(() => "")}`);
         await response.body?.cancel().catch(() => {});
       }
     };
@@ -163,12 +206,12 @@ Deno.test("deno task start: embedded platform keeps its data across SIGTERM and 
     assert.deepEqual(failures, [], "every like before the kill answered 200");
     assert.deepEqual(errorLines(await app.stderr), [], "no error logged before the kill");
 
-    // then after a restart, every committed like is counted exactly once
+    // then after a restart, every committed like is counted exactly once (the tokens from before still hold)
     app = await launch();
     const truth = new Map<number, number>();
-    for (let user = 1; user < next; user++) {
-      const video = (user % 20) + 1;
-      if ((await status(app.url, video, user)).liked) truth.set(video, (truth.get(video) ?? 0) + 1);
+    for (let n = 1; n < next; n++) {
+      const video = (n % 20) + 1;
+      if ((await status(app.url, video, userOf(n))).liked) truth.set(video, (truth.get(video) ?? 0) + 1);
     }
     const committed = [...truth.values()].reduce((a, b) => a + b, 0);
     assert.ok(committed >= answered, `every answered like committed (${committed} >= ${answered})`);
@@ -188,13 +231,69 @@ Deno.test("deno task start: embedded platform keeps its data across SIGTERM and 
   }
 });
 
+Deno.test("deno task start without JWT_SECRET generates one into the data folder, says so, and reuses it: a token outlives a restart", async () => {
+  const dataDir = await Deno.makeTempDir({ prefix: "start-secret-" });
+  const secretPath = `${dataDir}/secrets/JWT_SECRET`;
+  const started: Started[] = [];
+  const launch = async () => {
+    const app = await start(dataDir, { JWT_SECRET: "" });
+    started.push(app);
+    return app;
+  };
+  const me = async (url: string, headers: UserHeaders) => {
+    const response = await fetch(`${url}/users/me`, { headers });
+    await response.body?.cancel();
+    return response.status;
+  };
+  try {
+    // given a fresh data folder and no JWT_SECRET, when start runs
+    let app = await launch();
+
+    // then it generated a secret into <DATA_DIR>/secrets/JWT_SECRET, for its owner only, and said so
+    const secret = (await Deno.readTextFile(secretPath)).trim();
+    assert.ok(secret.length >= 32, `a secret of ${secret.length} characters`);
+    assert.equal((await Deno.stat(secretPath)).mode! & 0o777, 0o600);
+    const said = app.output.filter((line) => line.startsWith("✓"));
+    assert.ok(
+      said.some((line) => /secret/.test(line) && /generated/.test(line) && line.includes(secretPath)),
+      said.join("\n"),
+    );
+    // and signing in works with it, and only with it: a token signed with another secret is refused
+    const ada = await signUp(app.url, "ada");
+    assert.equal(await me(app.url, ada.headers), 200);
+    const other = new JwtTokens({ secret: testJwtSecret, ttlSeconds: 3600, clock: systemClock });
+    const { token: forged } = await other.issue({ userId: ada.id, role: "user", tokenVersion: 0 });
+    assert.equal(await me(app.url, { authorization: `Bearer ${forged}` }), 401);
+
+    // when it is started again on the same data folder
+    assert.equal((await app.stop("SIGTERM")).code, 0);
+    app = await launch();
+
+    // then the secret is reused, not generated again, and the token issued before the restart still holds
+    assert.equal((await Deno.readTextFile(secretPath)).trim(), secret);
+    assert.ok(
+      !app.output.some((line) => line.startsWith("✓") && /generated/.test(line)),
+      app.output.join("\n"),
+    );
+    assert.equal(await me(app.url, ada.headers), 200);
+    const liked = await like(app.url, ada.headers, 5);
+    assert.equal(liked.status, 200);
+    await liked.body?.cancel();
+    assert.equal((await app.stop("SIGTERM")).code, 0);
+  } finally {
+    for (const app of started) await app.stop("SIGKILL");
+    await Deno.remove(dataDir, { recursive: true });
+  }
+});
+
 Deno.test("a second deno task start on the same data folder refuses at once, and the first is unharmed", async () => {
   const dataDir = await Deno.makeTempDir({ prefix: "start-lock-" });
   let first: Started | undefined;
   try {
     first = await start(dataDir);
     const url = first.url;
-    const liked = await like(first.url, 1, 1);
+    const { headers: user } = await signUp(url, "ada");
+    const liked = await like(first.url, user, 1);
     await liked.body?.cancel();
     const second = new Deno.Command(Deno.execPath(), {
       args: ["run", "-A", "bin/start.ts"],
@@ -205,7 +304,7 @@ Deno.test("a second deno task start on the same data folder refuses at once, and
     assert.equal(result.code, 1);
     const message = new TextDecoder().decode(result.stderr);
     assert.match(message, new RegExp(`data folder ${dataDir} is in use`));
-    await eventually(() => status(url, 1, 1), (s) => s.liked && s.count === 1, {
+    await eventually(() => status(url, 1, user), (s) => s.liked && s.count === 1, {
       what: "first unharmed",
     });
     assert.equal((await first.stop("SIGTERM")).code, 0);
@@ -267,7 +366,7 @@ for (
       assert.ok(app.output.some((line) => line.includes("PostgreSQL")), app.output.join("\n"));
       assert.ok(app.output.some((line) => line.includes(mode.kafka ? "transport  Kafka" : "in-process")));
       assert.ok(app.output.some((line) => line.includes(mode.redis ? "Redis cache" : "memory cache")));
-      const response = await like(app.url, 3, 9);
+      const response = await like(app.url, await as(db, 3), 9);
       assert.equal(response.status, 200);
       await response.body?.cancel();
       const counted = await eventually(
@@ -276,7 +375,7 @@ for (
         { what: "the projection row in PostgreSQL" },
       );
       assert.equal(counted.length, 1);
-      assert.deepEqual([...Deno.readDirSync(dataDir)], [], "no embedded database was created");
+      assert.deepEqual([...Deno.readDirSync(dataDir)], [], "no embedded database nor secret was created");
 
       // and start's /metrics shows the relay and the consumer at work, as the relay and worker processes do
       const group = `${topic.slice(0, topic.indexOf("."))}.like-persistence-group`;
