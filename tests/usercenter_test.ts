@@ -459,3 +459,18 @@ Deno.test("mail refused by the SMTP server stays queued and is sent once the ser
   assert.equal(row.attempts, 3, "two refusals, then the delivery");
   assert.equal(s.receiver.messages.filter((m) => m.subject.startsWith("Welcome")).length, 1);
 });
+
+Deno.test("password spraying from one address: failures across accounts spend the address's budget", async () => {
+  await using s = await stack({ LOGIN_MAX_FAILURES: "10", LOGIN_MAX_FAILURES_PER_ADDRESS: "3" });
+  for (const name of ["sam", "kim", "lee", "ana"]) await s.register(name, `${name}@example.com`);
+
+  // when one client tries one common password on three accounts
+  for (const name of ["sam", "kim", "lee"]) {
+    assert.equal((await s.login(`${name}@example.com`, "Summer2026!!x")).status, 401);
+  }
+
+  // then its next attempt is throttled, whichever account, even with the right password
+  const next = await s.login("ana@example.com");
+  assert.equal(next.status, 429);
+  assert.ok(Number(next.headers.get("retry-after")) > 0);
+});
