@@ -3,6 +3,11 @@
  * beside it pgbench running the endpoint's transaction (read the like, insert the like, insert the outbox row
  * with its NOTIFY) at the same concurrency on the same database: the database's own limit for that work.
  *
+ * Every request is signed in as one of a pool of accounts created in the schema (bench/api_driver.ts tells
+ * which user makes which like), so the API verifies a token per request, and reads the account when its session
+ * is not cached; pgbench does neither. The per-user rate limit is raised out of the way: the pool's users like
+ * far more often than a person would, and the limiter still spends a point per write.
+ *
  * After each round's POST run, a read phase on the same API process: autocannon GETs `/videos/:id/likes` (same
  * connections, half the duration) as users of the POST run, then `GET /cache/stats` (operator token) gives the
  * like cache's hits and misses, which only those reads make (the POST path reads no cache).
@@ -26,6 +31,7 @@ import {
   waitUntil,
 } from "./common.ts";
 import { newestProfile, type ProfileSummary, summarizeProfile } from "./profile.ts";
+import { signedIn, testJwtSecret } from "../tests/users.ts";
 
 /** Options of the API scenario. */
 export interface ApiOptions {
@@ -47,8 +53,8 @@ export interface ApiRun {
   readonly errors: number;
   readonly likeRows: number;
   readonly outboxRows: number;
-  /** The users of the measured run (one like each). */
-  readonly users: { readonly first: number; readonly last: number };
+  /** The likes of the measured run, by number (bench/api_driver.ts derives the user and video of each). */
+  readonly likes: { readonly first: number; readonly last: number };
   readonly cpu: CpuUsage;
 }
 
@@ -137,6 +143,20 @@ async function clearLikeCache(): Promise<void> {
   }
 }
 
+/** Accounts of the pool the drivers sign in as: a count prime to 10 (see bench/api_driver.ts). */
+const poolUsers = 10_001;
+
+/**
+ * Creates the pool's accounts in the schema (when missing) and writes a fresh access token for each, signed with
+ * the secret the API is given, to a file for the drivers; the file's path.
+ */
+async function writeUserTokens(schema: BenchSchema, path: string): Promise<string> {
+  const ids = Array.from({ length: poolUsers }, (_, i) => i + 1);
+  const headers = await signedIn(schema.db, ids);
+  await Deno.writeTextFile(path, JSON.stringify(ids.map((id) => headers.get(String(id))!.authorization)));
+  return path;
+}
+
 /** A random token of 32 hexadecimal characters for the API's operator endpoints. */
 function operatorToken(): string {
   return Array.from(crypto.getRandomValues(new Uint8Array(16)), (b) => b.toString(16).padStart(2, "0"))
@@ -213,6 +233,8 @@ async function startApi(
     KAFKA_BROKERS: env.brokers.join(","),
     LOG_LEVEL: "warn",
     OPERATOR_TOKEN: token,
+    JWT_SECRET: testJwtSecret,
+    RATE_LIMIT_POINTS: "1000000000",
   }, denoFlags);
   await waitUntil(
     async () => {
@@ -229,15 +251,15 @@ async function startApi(
   return { api, port };
 }
 
-/** The JSON line bench/api_driver.ts prints (users: the measured run's for post, the readers for get). */
+/** The JSON line bench/api_driver.ts prints (likes: the measured run's for post, those read as for get). */
 interface DriverResult {
   readonly requests: number;
   readonly requestsPerSecond: number;
   readonly latencyMs: { p50: number; p90: number; p99: number; max: number; mean: number };
   readonly non2xx: number;
   readonly errors: number;
-  readonly firstUser: number;
-  readonly lastUser: number;
+  readonly firstLike: number;
+  readonly lastLike: number;
 }
 
 /** Runs bench/api_driver.ts with `envVars` against the API; its JSON line and the API's CPU meanwhile. */
@@ -268,6 +290,7 @@ async function apiRound(
   schema: BenchSchema,
   api: Spawned,
   port: number,
+  tokensFile: string,
   options: ApiOptions,
 ): Promise<ApiRun> {
   await schema.db.exec("truncate likes, outbox");
@@ -282,7 +305,7 @@ async function apiRound(
     CONNECTIONS: String(options.connections),
     DURATION: String(options.seconds),
     WARMUP: String(options.warmupSeconds),
-    USER_BASE: String(Date.now() * 1000),
+    TOKENS_FILE: tokensFile,
   });
   const run: ApiRun = {
     requests: result.requests,
@@ -292,7 +315,7 @@ async function apiRound(
     errors: result.errors,
     likeRows: await count(schema.db, "likes"),
     outboxRows: await count(schema.db, "outbox"),
-    users: { first: result.firstUser, last: result.lastUser },
+    likes: { first: result.firstLike, last: result.lastLike },
     cpu,
   };
   progress(scope, `API: ${run.requestsPerSecond} req/s, p99 ${run.latencyMs.p99} ms, non-2xx ${run.non2xx}`);
@@ -319,18 +342,19 @@ async function readRound(
   port: number,
   post: ApiRun,
   token: string,
+  tokensFile: string,
   options: ApiOptions,
 ): Promise<ApiReadRun> {
-  if (!(post.users.last >= post.users.first)) {
+  if (!(post.likes.last >= post.likes.first)) {
     throw new Error("the POST run liked nothing: no users to read as");
   }
   const seconds = options.seconds / 2;
   const statsBefore = await cacheStats(port, token);
   progress(
     scope,
-    `autocannon GET: ${options.connections} connections, ${seconds} s, as the POST run's ${
-      post.users.last - post.users.first + 1
-    } users`,
+    `autocannon GET: ${options.connections} connections, ${seconds} s, as the users of the POST run's ${
+      post.likes.last - post.likes.first + 1
+    } likes`,
   );
   const { result, cpu } = await drive("autocannon-get", api, {
     API_URL: `http://127.0.0.1:${port}`,
@@ -338,8 +362,9 @@ async function readRound(
     DURATION: String(seconds),
     WARMUP: "0",
     MODE: "get",
-    USER_FIRST: String(post.users.first),
-    USER_LAST: String(post.users.last),
+    TOKENS_FILE: tokensFile,
+    LIKE_FIRST: String(post.likes.first),
+    LIKE_LAST: String(post.likes.last),
     OWN_VIDEO_SHARE: String(ownVideoShare),
   });
   const stats = await cacheStats(port, token);
@@ -464,6 +489,7 @@ export async function runApiLoad(options: ApiOptions): Promise<ApiResult> {
   const pgbenchRounds: PgbenchRun[] = [];
   const readRounds: ApiReadRun[] = [];
   const token = operatorToken();
+  const tokensDir = await Deno.makeTempDir({ prefix: "bench-api-users-" });
   let withoutNotify: PgbenchRun | undefined;
   let profile: ProfileSummary | undefined;
   const fail = (what: string, error: unknown) => {
@@ -476,12 +502,14 @@ export async function runApiLoad(options: ApiOptions): Promise<ApiResult> {
       if (options.rounds > 1) progress(scope, `round ${round} of ${options.rounds}`);
       let api: Spawned | undefined;
       try {
+        // Fresh tokens each round: they expire after an hour.
+        const tokensFile = await writeUserTokens(schema, `${tokensDir}/round${round}.json`);
         const started = await startApi(schema.name, token);
         api = started.api;
-        const post = await apiRound(schema, api, started.port, options);
+        const post = await apiRound(schema, api, started.port, tokensFile, options);
         apiRounds.push(post);
         try {
-          readRounds.push(await readRound(round, api, started.port, post, token, options));
+          readRounds.push(await readRound(round, api, started.port, post, token, tokensFile, options));
         } catch (error) {
           fail("API GET", error);
         }
@@ -505,7 +533,8 @@ export async function runApiLoad(options: ApiOptions): Promise<ApiResult> {
           `--cpu-prof-dir=${options.profileDir}`,
         ]);
         api = started.api;
-        await apiRound(schema, api, started.port, { ...options, seconds: 5, warmupSeconds: 0 });
+        const tokensFile = await writeUserTokens(schema, `${tokensDir}/profile.json`);
+        await apiRound(schema, api, started.port, tokensFile, { ...options, seconds: 5, warmupSeconds: 0 });
         await api.stop("SIGTERM");
         const file = await newestProfile(options.profileDir);
         if (file) profile = await summarizeProfile(file);
@@ -524,6 +553,7 @@ export async function runApiLoad(options: ApiOptions): Promise<ApiResult> {
   } finally {
     await schema.drop();
     await clearLikeCache().catch(() => {});
+    await Deno.remove(tokensDir, { recursive: true }).catch(() => {});
   }
   const api: ApiRun | undefined = apiRounds.length === 0 ? undefined : {
     ...apiRounds[apiRounds.length - 1],
