@@ -1,7 +1,8 @@
 /**
- * `deno task bench [--quick] [--client kafkajs|platformatic|both] [--only drain,latency,scale,api,embedded]
- *   [--count N] [--profile auto|always|never]` (profile: default always for a full run, never for --quick;
- *   auto profiles the relay only when it misses 0.6× ProducerPerformance)
+ * `deno task bench [--quick] [--client kafkajs|platformatic|both]
+ *   [--only drain,latency,scale,api,embedded,login] [--count N] [--profile auto|always|never]`
+ *   (profile: default always for a full run, never for --quick; auto profiles the relay only when it misses
+ *   0.6× ProducerPerformance)
  *
  * Starts what it needs (Kafka through deploy/kafka.sh when 9092 does not answer), runs the scenarios with
  * progress lines, prints the summary table, and writes a JSON and a Markdown file under bench/results/.
@@ -20,9 +21,10 @@ import { type PipelineVariant, runLatency } from "./latency.ts";
 import { runScaleOut } from "./scale_out.ts";
 import { runApiLoad } from "./api_load.ts";
 import { runEmbedded } from "./embedded.ts";
+import { runLogin } from "./login.ts";
 import { type BenchReport, tableRows, textTable, writeReport } from "./report.ts";
 
-const scenarios = ["drain", "latency", "scale", "api", "embedded"] as const;
+const scenarios = ["drain", "latency", "scale", "api", "embedded", "login"] as const;
 type Scenario = typeof scenarios[number];
 
 /** Parsed command line. */
@@ -108,8 +110,9 @@ async function main(): Promise<void> {
     progress("setup", "warning: the machine is busy; figures will be disturbed");
   }
 
-  const report: { -readonly [K in "drain" | "latency" | "scaleOut" | "api" | "embedded"]?: BenchReport[K] } =
-    {};
+  const report: {
+    -readonly [K in "drain" | "latency" | "scaleOut" | "api" | "embedded" | "login"]?: BenchReport[K];
+  } = {};
   if (args.only.includes("drain")) {
     report.drain = await runRelayDrain({
       count,
@@ -165,6 +168,17 @@ async function main(): Promise<void> {
     } catch (error) {
       errors.push(`embedded: ${error instanceof Error ? error.message : String(error)}`);
     }
+  }
+  if (args.only.includes("login")) {
+    report.login = await runLogin({
+      connections: [4, 16],
+      seconds: quick ? 3 : 10,
+      warmupSeconds: quick ? 1 : 2,
+      hashSeconds: quick ? 2 : 5,
+      timingAttempts: 40,
+      cheaper: true,
+    });
+    errors.push(...report.login.errors);
   }
   if (quick) notes.push("quick run: tiny counts, a smoke check of the harness; its figures mean little");
 

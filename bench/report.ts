@@ -4,6 +4,7 @@ import type { DrainResult, DrainRun } from "./relay_drain.ts";
 import type { LatencyResult } from "./latency.ts";
 import type { ScaleOutResult } from "./scale_out.ts";
 import type { ApiResult } from "./api_load.ts";
+import type { HashRate, LoginResult, LoginRun } from "./login.ts";
 import type { MachineFacts } from "./machine.ts";
 import type { CpuUsage, Percentiles } from "./common.ts";
 
@@ -21,6 +22,7 @@ export interface BenchReport {
   readonly scaleOut?: ScaleOutResult;
   readonly api?: ApiResult;
   readonly embedded?: EmbeddedResult;
+  readonly login?: LoginResult;
   readonly notes: string[];
   readonly errors: string[];
 }
@@ -40,6 +42,8 @@ const perSecond = (n: number) => `${n.toLocaleString("en-US")}/s`;
 const ms = (n: number) => (Number.isFinite(n) ? (n >= 100 ? n.toFixed(0) : n.toFixed(1)) : "–");
 const times = (a: number, b: number) => (b > 0 ? `${(a / b).toFixed(2)}×` : "–");
 const count = (n: number) => n.toLocaleString("en-US");
+const decimal = (n: number) => (Number.isFinite(n) ? n.toFixed(1) : "–");
+const signed = (n: number) => (Number.isFinite(n) ? `${n >= 0 ? "+" : ""}${n.toFixed(1)}` : "–");
 const share = (n: number) => (Number.isFinite(n) ? `${(n * 100).toFixed(1)}%` : "–");
 
 function spread(p: Percentiles): string {
@@ -203,6 +207,63 @@ export function tableRows(report: BenchReport): TableRow[] {
       })`,
     });
   }
+  const login = report.login;
+  if (login) rows.push(...loginRows(login));
+  return rows;
+}
+
+function loginRows(login: LoginResult): TableRow[] {
+  const rows: TableRow[] = [];
+  const variants: [HashRate | undefined, LoginRun[]][] = [[login.hashRate, login.runs]];
+  if (login.cheaperHashRate || login.cheaperRuns.length > 0) {
+    variants.push([login.cheaperHashRate, login.cheaperRuns]);
+  }
+  for (const [hash, runs] of variants) {
+    const p = hash?.parameters ?? runs[0]?.parameters;
+    if (!p) continue;
+    const scenario = `6 login (argon2id m=${p.memoryKib} t=${p.iterations} p=${p.parallelism})`;
+    if (hash) {
+      rows.push({
+        scenario,
+        measure: "argon2id hash, one thread (hash-wasm loop)",
+        value: `${decimal(hash.hashesPerSecond)} hashes/s; ${decimal(hash.msPerHash)} ms per hash`,
+      });
+    }
+    for (const run of runs) {
+      rows.push({
+        scenario,
+        measure: `POST /users/login, ${run.connections} conn, ${run.seconds} s (autocannon)`,
+        value: `${decimal(run.requestsPerSecond)}/s; p50 ${ms(run.latencyMs.p50)} / p99 ${
+          ms(run.latencyMs.p99)
+        } ms; ${count(run.non2xx)} non-2xx; API ${run.apiCores.toFixed(2)} cores`,
+        reference: hash ? `argon2id ${decimal(hash.hashesPerSecond)}/s, one thread` : undefined,
+        ratio: hash ? times(run.requestsPerSecond, hash.hashesPerSecond) : undefined,
+        target: "0 non-2xx",
+        verdict: run.non2xx === 0 && run.errors === 0 ? "met" : "missed",
+      });
+    }
+    if (runs === login.runs && login.timing) {
+      const t = login.timing;
+      const spreadOf = (q: Percentiles) => `mean ${decimal(q.mean)} / p50 ${decimal(q.p50)} ms`;
+      rows.push({
+        scenario,
+        measure: `wrong password, existing account (${t.attempts}, one at a time)`,
+        value: spreadOf(t.wrongPasswordMs),
+      });
+      rows.push({
+        scenario,
+        measure: `unknown address (${t.attempts}, alternated with the above)`,
+        value: spreadOf(t.unknownAddressMs),
+      });
+      rows.push({
+        scenario,
+        measure: "wrong password − unknown address",
+        value: `mean ${signed(t.meanDifferenceMs)} ms / p50 ${signed(t.p50DifferenceMs)} ms`,
+        target: "about equal (reported, not asserted)",
+        verdict: "n/a",
+      });
+    }
+  }
   return rows;
 }
 
@@ -315,6 +376,13 @@ export function markdown(report: BenchReport): string {
       }`,
     );
   }
+  for (const run of [...(report.login?.runs ?? []), ...(report.login?.cheaperRuns ?? [])]) {
+    const p = run.parameters;
+    out.push(
+      `- login (m=${p.memoryKib} t=${p.iterations}), ${run.connections} connections: ${run.requests} requests, ` +
+        `p90 ${ms(run.latencyMs.p90)} / max ${ms(run.latencyMs.max)} ms; CPU ${cpuText(run.cpu)}`,
+    );
+  }
   const consumers = (report.latency?.runs ?? []).filter((run) => run.consumer);
   if (consumers.length > 0) {
     out.push("", "## Where the latency goes (our pipeline)", "");
@@ -371,6 +439,17 @@ export function markdown(report: BenchReport): string {
         `POST run, ${share(report.api.read.ownVideoShare)} of the requests for the video the user liked ` +
         `(its state cached by the like), the others for a random one of the 1 000 (state uncached: a miss); ` +
         `counts start uncached each round (the harness deletes the 1 000 videos' cache keys before it)`,
+    );
+  }
+  if (report.login) {
+    notes.push(
+      "login: hash-wasm runs argon2id synchronously on the JavaScript thread, so one API process verifies one " +
+        "password at a time (its ceiling is about 1× the single-thread hash rate, however many connections; a " +
+        "second core helps only a second process); each successful login also commits a UserLoggedIn outbox " +
+        "row and signs a token",
+      "login equal-time check: both refusals verify a hash, but a wrong password for an existing account also " +
+        "commits a LoginFailed outbox row (one transaction) that an unknown address does not: part of the " +
+        "difference",
     );
   }
   for (const run of report.drain?.runs ?? []) if (run.note) notes.push(`${run.name}: ${run.note}`);
