@@ -4,7 +4,8 @@ import { KafkajsTransport, KafkaTopics } from "../adapters/kafka/kafkajs.ts";
 import { PlatformaticTransport } from "../adapters/kafka/platformatic.ts";
 import { PostgresOutboxSource } from "../adapters/postgres/outbox_store.ts";
 import type { SqlDatabase } from "../adapters/postgres/sql_client.ts";
-import { startConsumerGroups } from "../bin/runtime.ts";
+import { modules } from "../bin/modules.ts";
+import { startConsumerGroups, topicSpecs } from "../bin/runtime.ts";
 import type { Publisher, Subscriber } from "../outbox/ports.ts";
 import { startRelay } from "../outbox/relay.ts";
 import {
@@ -18,6 +19,7 @@ import {
   uniqueId,
 } from "./helpers.ts";
 import { likesApi, lockNamespaceOf, testModules } from "./fixtures.ts";
+import { signedIn } from "./users.ts";
 
 const port = 19092;
 const brokers = [`127.0.0.1:${port}`];
@@ -72,6 +74,8 @@ async function consumersOn(
   transport: Transport,
 ) {
   const { built, config, metrics } = testModules(db, topic, redis, { KAFKA_BROKERS: brokers.join(",") });
+  // Every group joins, the user center's too: the topics the test did not create are created on its broker.
+  await new KafkaTopics({ brokers }).ensure(topicSpecs(modules, config));
   const consumers = await startConsumerGroups(built, { transport, config, logger: testLogger, metrics });
   return {
     async [Symbol.asyncDispose]() {
@@ -110,10 +114,11 @@ for (const [client, transport] of Object.entries(clients)) {
       const relayed: RelayReport = { failures: 0, backoffMs: 0 };
       await using _relay = await relayOn(db, transport(), relayed);
       await using _consumers = await consumersOn(db, topic, api.redisHandle.prefixed, transport());
+      const users = await signedIn(db, Array.from({ length: 101 }, (_, i) => i + 1));
       const like = (user: number) =>
         api.app.request(`/videos/${(user % 5) + 1}/likes`, {
           method: "POST",
-          headers: { "x-user-id": String(user) },
+          headers: users.get(String(user)),
         });
       assert.equal((await like(1)).status, 200);
       const pending = async () =>
