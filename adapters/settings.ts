@@ -13,8 +13,12 @@ export const intSetting = (fallback: number, min = 0, max = Number.MAX_SAFE_INTE
 export const boolSetting = (fallback: boolean) =>
   z.enum(["true", "false"]).transform((value) => value === "true").default(fallback);
 
-/** An optional secret (a token): at least 16 characters when set. */
-export const secretSetting = () => z.string().min(16, "must be at least 16 characters").optional();
+/** An optional secret sent as a bearer token: at least 16 characters of the token68 set when set. */
+export const secretSetting = () =>
+  z.string().min(16, "must be at least 16 characters").regex(
+    /^[A-Za-z0-9._~+/=-]+$/,
+    "letters, digits and . _ ~ + / = - only (it travels in an Authorization header)",
+  ).optional();
 
 /** Validates `env` with `schema`; on failure the lines name each bad variable and its value. */
 export function parseSettings<S>(

@@ -22,7 +22,7 @@ export interface AppDeps {
   readonly logger: Logger;
   readonly checks?: Readonly<Record<string, ReadinessCheck>>;
   readonly metrics?: Metrics;
-  /** Fills the authenticated-user slot (default: the X-User-Id header). */
+  /** Fills the identity slot from the bearer token (default: anonymous, or the operator token only). */
   readonly authenticator?: Authenticator;
   /** Largest request body accepted, in bytes (default 65 536); larger ones get a 413 problem. */
   readonly bodyLimitBytes?: number;

@@ -56,7 +56,7 @@ export function bearerAuthenticator(
     async authenticate(c) {
       const header = c.req.header("authorization");
       if (header === undefined || header === "") return undefined;
-      const match = /^Bearer ([A-Za-z0-9._~+/=-]+)$/.exec(header);
+      const match = /^Bearer +([A-Za-z0-9._~+/=-]+)$/i.exec(header);
       if (!match) unauthenticated("send Authorization: Bearer <access token>");
       const token = match[1];
       if (options.operatorToken !== undefined && sameSecret(token, options.operatorToken)) {

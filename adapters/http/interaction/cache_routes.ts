@@ -3,7 +3,7 @@ import { Hono } from "hono";
 import type { LikeCacheInspection } from "../../../application/interaction/ports.ts";
 import type { LikeCacheWarmer } from "../../../application/interaction/warm_like_cache.ts";
 
-/** The cache routes; mount them behind the operator middleware. */
+/** The cache routes; mount them behind `requireAdmin`. */
 export function cacheRoutes(deps: { cache: LikeCacheInspection; warmer: LikeCacheWarmer }): Hono {
   const app = new Hono();
   // Hits, misses and hit ratio since this process started; keys and memory as the backend holds them now.

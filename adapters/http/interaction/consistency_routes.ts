@@ -1,7 +1,7 @@
 /**
- * Operator routes of the like cache's consistency check (seed 004): `GET /report?hours=24` and
- * `POST /check {"resource_type":"video","resource_id":123}`. Mount them at `/consistency` behind the operator
- * middleware: they authenticate nobody themselves.
+ * Administrators' routes of the like cache's consistency check (seed 004): `GET /report?hours=24` and
+ * `POST /check {"resource_type":"video","resource_id":123}`. Mount them at `/consistency` behind
+ * `requireAdmin`: they authenticate nobody themselves.
  */
 import { Hono } from "hono";
 import { z } from "zod";
