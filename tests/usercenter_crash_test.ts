@@ -46,7 +46,7 @@ Deno.test("SIGKILL of the worker mid-stream: each account gets one welcome mail 
   const writer = (async () => {
     while (registered < accounts) await register(++registered);
   })();
-  await eventually(async () => welcomes().length, (n) => n >= 5, {
+  await eventually(() => Promise.resolve(welcomes().length), (n) => n >= 5, {
     what: "5 welcome mails",
     timeoutMs: 60_000,
   });
@@ -65,7 +65,7 @@ Deno.test("SIGKILL of the worker mid-stream: each account gets one welcome mail 
   // then every account's welcome mail arrives
   const expected = new Set(Array.from({ length: accounts }, (_, i) => `crash${i + 1}@example.com`));
   await eventually(
-    async () => new Set(welcomes().flatMap((m) => m.to)),
+    () => Promise.resolve(new Set(welcomes().flatMap((m) => m.to))),
     (seen) => [...expected].every((address) => seen.has(address)),
     { what: "a welcome mail for every account", timeoutMs: 90_000 },
   );
