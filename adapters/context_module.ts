@@ -102,6 +102,8 @@ export interface ContextParts {
   readonly jobs?: readonly PeriodicJob[];
   /** Work before the process is ready (cache warm-up); each returns a line for the progress output. */
   readonly onStart?: readonly (() => Promise<string>)[];
+  /** Work when the process stops, after the routes, consumers and jobs (closing pools, worker threads). */
+  readonly onStop?: readonly (() => Promise<void>)[];
   /** Commands to try, printed by `deno task start` (`{url}` stands for the API's address). */
   readonly examples?: readonly string[];
   /** Readiness checks, reported by `/health/ready` as `<context>.<name>`. */

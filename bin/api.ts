@@ -22,6 +22,7 @@ import {
   checksOf,
   routesOf,
   runStartHooks,
+  runStopHooks,
   settingsProblems,
   startingApp,
   startupCheck,
@@ -39,6 +40,8 @@ const checks = {
   redis: () => redis.ping(),
 };
 
+let stopModules = () => Promise.resolve();
+
 // Health and readiness answer at once; the routes join once PostgreSQL answers and the database is migrated.
 let app: Hono = startingApp({ checks, metrics, logger });
 const server = Deno.serve({
@@ -52,6 +55,7 @@ try {
   await checkBucketCount(db, config, logger, signal);
   const built = buildModules(modules, { db, redis, config, logger, metrics });
   checkApiRefusals(built);
+  stopModules = () => runStopHooks(built, logger);
   metrics.watchOutbox(new PostgresOutboxSource(db, outboxSettings(config)));
   for (const line of await runStartHooks(built, logger)) logger.info(line);
   app = createApp({
@@ -70,6 +74,7 @@ try {
 
 logger.info("stopping: draining requests", { signal: await stopped });
 await withDeadline("draining requests", server.shutdown(), config.SHUTDOWN_TIMEOUT_MS, logger);
+await stopModules();
 redis.disconnect();
 await db?.close();
 Deno.exit(0);

@@ -206,6 +206,17 @@ export async function runStartHooks(built: readonly BuiltModule[], logger: Logge
   return lines;
 }
 
+/** Runs the modules' stop hooks; a failing one is logged and the others still run. */
+export async function runStopHooks(built: readonly BuiltModule[], logger: Logger): Promise<void> {
+  for (const { module, parts } of built) {
+    for (const hook of parts.onStop ?? []) {
+      await hook().catch((error) =>
+        logger.warn("stop hook failed", { context: module.name, error: describe(error) })
+      );
+    }
+  }
+}
+
 /** The modules' example commands (`{url}` stands for the API's address). */
 export function examplesOf(built: readonly BuiltModule[]): string[] {
   return built.flatMap(({ parts }) => parts.examples ?? []);

@@ -45,6 +45,7 @@ import {
   recordBucketCount,
   routesOf,
   runStartHooks,
+  runStopHooks,
   settingsProblems,
   startConsumerGroups,
   startingApp,
@@ -212,6 +213,7 @@ try {
     // In parallel: each stop has its own deadline, and they must not add up.
     await Promise.all(consumers.map((consumer) => consumer.stop()));
     await withDeadline("closing the transport", transport.close(), config.SHUTDOWN_TIMEOUT_MS, logger);
+    await runStopHooks(built, logger);
   };
   startup.done();
   const url = `http://${config.HOST}:${server.addr.port}`;

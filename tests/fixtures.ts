@@ -11,7 +11,14 @@ import type { SqlDatabase } from "../adapters/postgres/sql_client.ts";
 import { type Config, loadConfig } from "../bin/config.ts";
 import { lockNamespaceOf as namespaceOfSchema } from "../bin/infrastructure.ts";
 import { modules } from "../bin/modules.ts";
-import { authenticatorOf, buildModules, routesOf, startConsumerGroups, topicSpecs } from "../bin/runtime.ts";
+import {
+  authenticatorOf,
+  buildModules,
+  routesOf,
+  runStopHooks,
+  startConsumerGroups,
+  topicSpecs,
+} from "../bin/runtime.ts";
 import { startRelay } from "../outbox/relay.ts";
 import { env, testLogger, testRedis } from "./helpers.ts";
 import { testJwtSecret } from "./users.ts";
@@ -78,7 +85,10 @@ export function likesApi(
     redis: redisHandle.redis,
     prefix: redisHandle.prefix,
     redisHandle,
-    [Symbol.asyncDispose]: () => redisHandle[Symbol.asyncDispose](),
+    async [Symbol.asyncDispose]() {
+      await runStopHooks(built, testLogger);
+      await redisHandle[Symbol.asyncDispose]();
+    },
   };
 }
 
@@ -146,6 +156,7 @@ export async function likeConsumerFor(
     async [Symbol.asyncDispose]() {
       for (const consumer of consumers) await consumer.stop();
       await transport.close();
+      await runStopHooks(built, testLogger);
     },
   };
 }

@@ -6,6 +6,7 @@
  */
 import { argon2id, argon2Verify } from "hash-wasm";
 import type { PasswordHasher } from "../../application/usercenter/ports.ts";
+import type { HashWorkerPool } from "./worker_pool.ts";
 
 export interface Argon2Parameters {
   /** Memory in KiB. */
@@ -17,19 +18,29 @@ export interface Argon2Parameters {
 /** OWASP's recommendation (2025): argon2id, 19 MiB, 2 iterations, 1 lane. */
 export const owaspArgon2: Argon2Parameters = { memoryKib: 19_456, iterations: 2, parallelism: 1 };
 
+/**
+ * With a `pool`, the work runs in worker threads, so a sign-in neither holds the API's other requests for the
+ * hash's tens of milliseconds nor leaves the other cores idle; without one it runs on the calling thread.
+ */
 export class Argon2Hasher implements PasswordHasher {
   readonly #parameters: Argon2Parameters;
+  readonly #pool: HashWorkerPool | undefined;
   #decoy: Promise<string> | undefined;
 
-  constructor(parameters: Argon2Parameters = owaspArgon2) {
+  constructor(parameters: Argon2Parameters = owaspArgon2, options: { pool?: HashWorkerPool } = {}) {
     this.#parameters = parameters;
+    this.#pool = options.pool;
   }
 
   hash(password: string): Promise<string> {
     const { memoryKib, iterations, parallelism } = this.#parameters;
+    const salt = crypto.getRandomValues(new Uint8Array(16));
+    if (this.#pool) {
+      return this.#pool.run<string>({ op: "hash", password, salt, memoryKib, iterations, parallelism });
+    }
     return argon2id({
       password,
-      salt: crypto.getRandomValues(new Uint8Array(16)),
+      salt,
       memorySize: memoryKib,
       iterations,
       parallelism,
@@ -40,6 +51,8 @@ export class Argon2Hasher implements PasswordHasher {
 
   async verify(hash: string, password: string): Promise<boolean> {
     if (!hash.startsWith("$argon2id$")) return false;
+    // A hash that does not parse verifies nothing (false); a pool that fails is an error, not a wrong password.
+    if (this.#pool) return await this.#pool.run<boolean>({ op: "verify", password, hash });
     try {
       return await argon2Verify({ password, hash });
     } catch {

@@ -9,6 +9,7 @@ import { authenticate } from "../../application/usercenter/authenticate.ts";
 import { userCenterHandlers } from "../../application/usercenter/handlers.ts";
 import { dispatchMail } from "../../application/usercenter/mail_dispatch.ts";
 import { Argon2Hasher } from "../argon2/password_hasher.ts";
+import { HashWorkerPool } from "../argon2/worker_pool.ts";
 import { consumerGroup, type ContextModule, UsageError, withSettings } from "../context_module.ts";
 import { AccountRefusal, register } from "../../application/usercenter/accounts.ts";
 import { parseArgs } from "node:util";
@@ -51,6 +52,8 @@ const userCenterSettings = z.object({
   ARGON2_MEMORY_KIB: intSetting(19_456, 8_192, 1_048_576),
   ARGON2_ITERATIONS: intSetting(2, 1, 20),
   ARGON2_PARALLELISM: intSetting(1, 1, 16),
+  /** Threads hashing passwords per API process (default: the machine's cores). */
+  HASH_WORKERS: intSetting(navigator.hardwareConcurrency || 1, 1, 64),
   /** Where mail goes; unset: it stays in the mail queue, readable by GET /users/me/mail. */
   SMTP_URL: smtpUrl.optional(),
   MAIL_FROM: z.string().regex(/^[^@\s]+@[^@\s]+$/, "must be an address like noreply@example.com").default(
@@ -78,11 +81,13 @@ export const userCenterModule: ContextModule = {
     const tokens = settings.JWT_SECRET
       ? new JwtTokens({ secret: settings.JWT_SECRET, ttlSeconds: settings.JWT_TTL_SECONDS, clock })
       : undefined;
+    // Hashing in worker threads (started at the first sign-in): the API's event loop stays free meanwhile.
+    const pool = new HashWorkerPool(settings.HASH_WORKERS);
     const hasher = new Argon2Hasher({
       memoryKib: settings.ARGON2_MEMORY_KIB,
       iterations: settings.ARGON2_ITERATIONS,
       parallelism: settings.ARGON2_PARALLELISM,
-    });
+    }, { pool });
     const window = settings.LOGIN_FAILURE_WINDOW_SECONDS;
     const throttle = new FlexibleLoginThrottle({
       redis,
@@ -118,6 +123,7 @@ export const userCenterModule: ContextModule = {
           ),
         }]
         : [],
+      onStop: [() => pool.close()],
       verifyToken: tokens && ((token) => authenticate({ tokens, sessions, users, logger }, token)),
       apiRefusals: tokens ? [] : [
         "JWT_SECRET is not set: the API cannot sign or verify access tokens. Set it to at least 32 random " +
