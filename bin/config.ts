@@ -26,6 +26,30 @@ const brokers = z.string().transform((value) => value.split(",").map((b) => b.tr
   "must be a comma-separated list of host:port, e.g. 127.0.0.1:9092",
 );
 
+/** The codecs a Kafka producer can compress its record batches with. */
+const kafkaCompressions = ["none", "gzip", "snappy", "lz4", "zstd"] as const;
+
+/**
+ * The codecs each KAFKA_CLIENT has without extra packages, as its adapter accepts them: kafkajs has only gzip
+ * built in; @platformatic/kafka has gzip and zstd from node:zlib, snappy and lz4 from bundled WebAssembly.
+ */
+export const kafkaClientCompressions: Readonly<
+  Record<"platformatic" | "kafkajs", readonly (typeof kafkaCompressions)[number][]>
+> = {
+  kafkajs: ["none", "gzip"],
+  platformatic: ["none", "gzip", "snappy", "lz4", "zstd"],
+};
+
+/**
+ * The fewest retries each client's idempotent producer takes: kafkajs refuses 0, and @platformatic/kafka turns
+ * 0 or 1 into unlimited retries, which would hold a publish as long as the broker is down.
+ */
+const idempotentMinRetries = { kafkajs: 1, platformatic: 2 } as const;
+
+/** KAFKA_ACKS as the Produce request carries it: -1 all in-sync replicas, 1 the leader, 0 none. */
+const kafkaAcks = z.enum(["all", "1", "0"]).transform((acks) => ({ all: -1, "1": 1, "0": 0 } as const)[acks])
+  .default(-1);
+
 /** Every environment variable the processes read, with its default. */
 export const configSchema = z.object({
   DATABASE_URL: postgresUrl.default("postgres://postgres@127.0.0.1:5432/postgres"),
@@ -36,6 +60,17 @@ export const configSchema = z.object({
   REDIS_URL: redisUrl.default("redis://127.0.0.1:6379"),
   KAFKA_BROKERS: brokers.default(["127.0.0.1:9092"]),
   KAFKA_CLIENT: z.enum(["platformatic", "kafkajs"]).default("platformatic"),
+  /** Acknowledgements a publish waits for: `all` in-sync replicas (the seed's), `1` the leader, `0` none. */
+  KAFKA_ACKS: kafkaAcks,
+  /** Idempotent producer: a batch retried after a lost answer is not written twice; needs KAFKA_ACKS=all. */
+  KAFKA_IDEMPOTENT: boolSetting(true),
+  /** Retries of a failed Produce request by the client before the publish fails and the relay backs off. */
+  KAFKA_RETRIES: int(5, 0),
+  /** The client's delay before its first retry, doubling at each next one up to KAFKA_RETRY_MAX_MS. */
+  KAFKA_RETRY_BASE_MS: int(200, 1),
+  KAFKA_RETRY_MAX_MS: int(2000, 1),
+  /** Codec of the record batches the producer sends; which ones depends on KAFKA_CLIENT. */
+  KAFKA_COMPRESSION: z.enum(kafkaCompressions).default("none"),
   NAME_PREFIX: z.string().regex(/^[A-Za-z0-9._-]*$/, "letters, digits, '.', '_' and '-' only").default(""),
   TOPIC_PARTITIONS: int(6, 1),
   TOPIC_REPLICATION_FACTOR: int(1, 1),
@@ -74,6 +109,45 @@ export const configSchema = z.object({
   OPERATOR_TOKEN: secretSetting(),
   LOG_LEVEL: z.enum(["debug", "info", "warn", "error"]).default("info"),
   LOG_FORMAT: z.enum(["json", "pretty"]).optional(),
+}).superRefine((config, ctx) => {
+  // Combinations of valid values only: a value that is itself invalid is reported once, by its own field.
+  const problem = (variable: string, message: string) =>
+    ctx.addIssue({ code: "custom", path: [variable], message });
+  const client = config.KAFKA_CLIENT;
+  const known = client === "kafkajs" || client === "platformatic";
+  if (config.KAFKA_IDEMPOTENT === true && (config.KAFKA_ACKS === 1 || config.KAFKA_ACKS === 0)) {
+    problem(
+      "KAFKA_ACKS",
+      "an idempotent producer needs acks from all replicas: set KAFKA_ACKS=all, or KAFKA_IDEMPOTENT=false",
+    );
+  }
+  if (
+    known && kafkaCompressions.includes(config.KAFKA_COMPRESSION) &&
+    !kafkaClientCompressions[client].includes(config.KAFKA_COMPRESSION)
+  ) {
+    const supported = kafkaClientCompressions[client].join(" or ");
+    problem(
+      "KAFKA_COMPRESSION",
+      `KAFKA_CLIENT=${client} compresses with ${supported} only (other codecs need packages it does not ship)`,
+    );
+  }
+  if (
+    known && config.KAFKA_IDEMPOTENT === true && typeof config.KAFKA_RETRIES === "number" &&
+    config.KAFKA_RETRIES < idempotentMinRetries[client]
+  ) {
+    problem(
+      "KAFKA_RETRIES",
+      `an idempotent producer (KAFKA_IDEMPOTENT=true) with KAFKA_CLIENT=${client} needs at least ` +
+        `${idempotentMinRetries[client]} retries`,
+    );
+  }
+  const [base, max] = [config.KAFKA_RETRY_BASE_MS, config.KAFKA_RETRY_MAX_MS];
+  if (typeof base === "number" && typeof max === "number" && max < base) {
+    problem(
+      "KAFKA_RETRY_MAX_MS",
+      `the longest retry delay, ${max} ms (2000 by default), is below KAFKA_RETRY_BASE_MS=${base}`,
+    );
+  }
 });
 
 /** Validated configuration. */

@@ -113,3 +113,102 @@ Deno.test("servers listen on 127.0.0.1 unless HOST says otherwise", () => {
 Deno.test("a NAME_PREFIX with characters Kafka does not allow is a ConfigError", () => {
   assertConfigError({ NAME_PREFIX: "my env/1" }, /NAME_PREFIX/);
 });
+
+Deno.test("the Kafka producer defaults: acks from all replicas, idempotent, 5 retries from 200 ms to 2 s, no compression", () => {
+  const config = loadConfig({});
+  assert.equal(config.KAFKA_ACKS, -1);
+  assert.equal(config.KAFKA_IDEMPOTENT, true);
+  assert.equal(config.KAFKA_RETRIES, 5);
+  assert.equal(config.KAFKA_RETRY_BASE_MS, 200);
+  assert.equal(config.KAFKA_RETRY_MAX_MS, 2000);
+  assert.equal(config.KAFKA_COMPRESSION, "none");
+});
+
+Deno.test("Kafka producer settings are parsed: acks as the Produce request carries them, numbers, codecs", () => {
+  // given a non-idempotent producer waiting for the leader alone, with its own backoff and zstd
+  const config = loadConfig({
+    KAFKA_ACKS: "1",
+    KAFKA_IDEMPOTENT: "false",
+    KAFKA_RETRIES: "0",
+    KAFKA_RETRY_BASE_MS: "50",
+    KAFKA_RETRY_MAX_MS: "800",
+    KAFKA_COMPRESSION: "zstd",
+  });
+
+  // then each value is typed
+  assert.equal(config.KAFKA_ACKS, 1);
+  assert.equal(config.KAFKA_IDEMPOTENT, false);
+  assert.equal(config.KAFKA_RETRIES, 0);
+  assert.equal(config.KAFKA_RETRY_BASE_MS, 50);
+  assert.equal(config.KAFKA_RETRY_MAX_MS, 800);
+  assert.equal(config.KAFKA_COMPRESSION, "zstd");
+  assert.equal(loadConfig({ KAFKA_ACKS: "0", KAFKA_IDEMPOTENT: "false" }).KAFKA_ACKS, 0);
+  assert.equal(loadConfig({ KAFKA_ACKS: "all" }).KAFKA_ACKS, -1);
+});
+
+Deno.test("bad Kafka producer values are a ConfigError naming the variable", () => {
+  // given values outside each variable's set
+  assertConfigError({ KAFKA_ACKS: "2" }, /KAFKA_ACKS="2"/);
+  assertConfigError({ KAFKA_ACKS: "-1" }, /KAFKA_ACKS="-1"/);
+  assertConfigError({ KAFKA_IDEMPOTENT: "yes" }, /KAFKA_IDEMPOTENT="yes"/);
+  assertConfigError({ KAFKA_RETRIES: "many" }, /KAFKA_RETRIES="many"/);
+  assertConfigError({ KAFKA_RETRY_BASE_MS: "0" }, /KAFKA_RETRY_BASE_MS="0"/);
+  assertConfigError({ KAFKA_COMPRESSION: "brotli" }, /KAFKA_COMPRESSION="brotli"/);
+  // and a backoff whose longest delay is below its first one
+  assertConfigError(
+    { KAFKA_RETRY_BASE_MS: "500", KAFKA_RETRY_MAX_MS: "100" },
+    /KAFKA_RETRY_MAX_MS="100"/,
+    /below KAFKA_RETRY_BASE_MS=500/,
+  );
+});
+
+Deno.test("an idempotent producer with acks other than all is refused, naming KAFKA_ACKS and KAFKA_IDEMPOTENT", () => {
+  for (const acks of ["1", "0"]) {
+    // given acks from the leader alone or none, with idempotence left on (its default) or set
+    for (const idempotent of [undefined, "true"]) {
+      // when loaded, then the error names both variables and what to change
+      assertConfigError(
+        { KAFKA_ACKS: acks, KAFKA_IDEMPOTENT: idempotent },
+        new RegExp(`KAFKA_ACKS="${acks}"`),
+        /KAFKA_ACKS=all/,
+        /KAFKA_IDEMPOTENT=false/,
+      );
+    }
+  }
+  // and without idempotence the same acks are accepted
+  assert.equal(loadConfig({ KAFKA_ACKS: "1", KAFKA_IDEMPOTENT: "false" }).KAFKA_ACKS, 1);
+});
+
+Deno.test("a codec KAFKA_CLIENT=kafkajs does not have is refused, naming KAFKA_COMPRESSION and the client", () => {
+  for (const codec of ["snappy", "lz4", "zstd"]) {
+    // given kafkajs asked to compress with a codec it has no built-in support for
+    // when loaded, then the error names the variable, the client and what it supports
+    assertConfigError(
+      { KAFKA_CLIENT: "kafkajs", KAFKA_COMPRESSION: codec },
+      new RegExp(`KAFKA_COMPRESSION="${codec}"`),
+      /KAFKA_CLIENT=kafkajs/,
+      /none or gzip only/,
+    );
+    // while platformatic (the default client) accepts it
+    assert.equal(loadConfig({ KAFKA_COMPRESSION: codec }).KAFKA_COMPRESSION, codec);
+  }
+  assert.equal(loadConfig({ KAFKA_CLIENT: "kafkajs", KAFKA_COMPRESSION: "gzip" }).KAFKA_COMPRESSION, "gzip");
+});
+
+Deno.test("too few retries for the client's idempotent producer are refused, naming KAFKA_RETRIES", () => {
+  // given kafkajs without retries, and platformatic with one (it would retry without end)
+  assertConfigError({ KAFKA_CLIENT: "kafkajs", KAFKA_RETRIES: "0" }, /KAFKA_RETRIES="0"/, /at least 1/);
+  assertConfigError({ KAFKA_RETRIES: "1" }, /KAFKA_RETRIES="1"/, /KAFKA_CLIENT=platformatic/, /at least 2/);
+  // then the fewest each accepts, and any count without idempotence
+  assert.equal(loadConfig({ KAFKA_CLIENT: "kafkajs", KAFKA_RETRIES: "1" }).KAFKA_RETRIES, 1);
+  assert.equal(loadConfig({ KAFKA_RETRIES: "2" }).KAFKA_RETRIES, 2);
+  assert.equal(loadConfig({ KAFKA_RETRIES: "0", KAFKA_IDEMPOTENT: "false" }).KAFKA_RETRIES, 0);
+});
+
+Deno.test("a bad Kafka value and another bad variable are both named, the bad value once", () => {
+  assert.throws(() => loadConfig({ KAFKA_ACKS: "2", BATCH_SIZE: "many" }), (error: Error) => {
+    assert.match(error.message, /BATCH_SIZE/);
+    assert.equal(error.message.match(/KAFKA_ACKS/g)?.length, 1, error.message);
+    return true;
+  });
+});

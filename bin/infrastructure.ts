@@ -134,7 +134,18 @@ export function outboxSettings(config: Config): OutboxSourceSettings {
 
 /** The Kafka transport, on the client KAFKA_CLIENT names (both pass the same contract suite). */
 export function kafkaTransport(config: Config, logger: Logger): KafkajsTransport | PlatformaticTransport {
-  const settings = { brokers: config.KAFKA_BROKERS, logger };
+  const settings = {
+    brokers: config.KAFKA_BROKERS,
+    logger,
+    producer: {
+      acks: config.KAFKA_ACKS,
+      idempotent: config.KAFKA_IDEMPOTENT,
+      retries: config.KAFKA_RETRIES,
+      retryBaseMs: config.KAFKA_RETRY_BASE_MS,
+      retryMaxMs: config.KAFKA_RETRY_MAX_MS,
+      compression: config.KAFKA_COMPRESSION,
+    },
+  };
   return config.KAFKA_CLIENT === "kafkajs"
     ? new KafkajsTransport(settings)
     : new PlatformaticTransport(settings);

@@ -3,6 +3,7 @@ import { Buffer } from "node:buffer";
 import process from "node:process";
 import {
   type Admin,
+  CompressionTypes,
   ConfigResourceTypes,
   type Consumer,
   Kafka,
@@ -26,16 +27,60 @@ import type {
 import { deadLetterTopic } from "../../outbox/dead_letter.ts";
 import { kafkajsRejection } from "./rejections.ts";
 
+/** A compression codec of Kafka's record batches; each client supports some of them. */
+export type Compression = "none" | "gzip" | "snappy" | "lz4" | "zstd";
+
+/** How a transport's producer writes: acknowledgements, idempotence, retries and compression. */
+export interface ProducerSettings {
+  /** Acknowledgements a Produce request waits for: -1 all in-sync replicas, 1 the leader, 0 none. */
+  readonly acks: -1 | 1 | 0;
+  /** A producer id and numbered sequences, so a retried batch is not written twice; needs acks -1. */
+  readonly idempotent: boolean;
+  /** Retries of a failed request by the client before the publish fails (and the relay backs off). */
+  readonly retries: number;
+  /** Delay before the first retry; it doubles at each retry up to `retryMaxMs`. */
+  readonly retryBaseMs: number;
+  /** Longest delay between two retries. */
+  readonly retryMaxMs: number;
+  /** Codec of the record batches the producer sends (kafkajs: none or gzip). */
+  readonly compression: Compression;
+}
+
+/** The producer a transport gets for what its settings leave out (also what an empty configuration gives). */
+export const defaultProducerSettings: ProducerSettings = {
+  acks: -1,
+  idempotent: true,
+  retries: 5,
+  retryBaseMs: 200,
+  retryMaxMs: 2000,
+  compression: "none",
+};
+
+/** The codecs kafkajs has built in: snappy, lz4 and zstd need codec packages it does not ship. */
+export const kafkajsCompressions: readonly Compression[] = ["none", "gzip"];
+
 /** Connection settings. */
 export interface KafkaSettings {
   /** host:port list. */
   readonly brokers: readonly string[];
   readonly clientId?: string;
   readonly logger?: Logger;
-  /** Compression of produced batches: none or gzip (kafkajs has gzip built in). */
-  readonly compression?: "none" | "gzip";
+  /** The producer's settings; each one left out is `defaultProducerSettings`'. */
+  readonly producer?: Partial<ProducerSettings>;
   /** Partitions consumed concurrently by one member (default 4); one partition is always sequential. */
   readonly partitionsConsumedConcurrently?: number;
+}
+
+/** `settings.producer` completed with the defaults; an idempotent producer asking for other acks is refused. */
+export function producerSettings(settings: KafkaSettings): ProducerSettings {
+  const producer = { ...defaultProducerSettings, ...settings.producer };
+  if (producer.idempotent && producer.acks !== -1) {
+    throw new Error(`an idempotent producer needs acks -1 (all in-sync replicas), not ${producer.acks}`);
+  }
+  if (producer.retryMaxMs < producer.retryBaseMs) {
+    throw new Error(`retryMaxMs ${producer.retryMaxMs} is below retryBaseMs ${producer.retryBaseMs}`);
+  }
+  return producer;
 }
 
 export type { TopicSpec } from "../../outbox/ports.ts";
@@ -127,25 +172,40 @@ class CommitGate {
 export class KafkajsTransport implements Publisher, Subscriber {
   readonly #kafka: Kafka;
   readonly #settings: KafkaSettings;
+  readonly #producerSettings: ProducerSettings;
   readonly #logger: Logger;
   #producer: Promise<Producer> | undefined;
   readonly #consumers = new Set<Consumer>();
 
+  /** Throws on producer settings kafkajs cannot honour: a codec it lacks, an idempotent producer without retries. */
   constructor(settings: KafkaSettings) {
+    const producer = producerSettings(settings);
+    if (!kafkajsCompressions.includes(producer.compression)) {
+      throw new Error(
+        `kafkajs has no ${producer.compression} codec built in (only ${kafkajsCompressions.join(", ")})`,
+      );
+    }
+    // kafkajs itself refuses it, but only when the first publish creates the producer.
+    if (producer.idempotent && producer.retries < 1) {
+      throw new Error("kafkajs' idempotent producer needs at least 1 retry");
+    }
     this.#settings = settings;
+    this.#producerSettings = producer;
     this.#kafka = kafkaClient(settings);
     this.#logger = settings.logger ?? silentLogger;
   }
 
   #connectedProducer(): Promise<Producer> {
+    const { idempotent, retries, retryBaseMs, retryMaxMs } = this.#producerSettings;
     this.#producer ??= (async () => {
       const producer = this.#kafka.producer({
-        idempotent: true,
+        idempotent,
         maxInFlightRequests: 5,
         allowAutoTopicCreation: false,
         createPartitioner: Partitioners.DefaultPartitioner,
         // Bounded retries: during an outage the relay's own backoff takes over and its rows stay in the outbox.
-        retry: { initialRetryTime: 200, retries: 5, maxRetryTime: 5000 },
+        // kafkajs doubles the delay (with ±20% jitter) from initialRetryTime up to maxRetryTime.
+        retry: { initialRetryTime: retryBaseMs, retries, maxRetryTime: retryMaxMs },
       });
       await producer.connect();
       return producer;
@@ -171,8 +231,10 @@ export class KafkajsTransport implements Publisher, Subscriber {
       // relay's claim) for a minute or more; failing it sooner lets the relay back off and report the outage.
       await Promise.race([
         producer.sendBatch({
-          acks: -1,
-          compression: this.#settings.compression === "gzip" ? 1 : 0,
+          acks: this.#producerSettings.acks,
+          compression: this.#producerSettings.compression === "gzip"
+            ? CompressionTypes.GZIP
+            : CompressionTypes.None,
           topicMessages: [...byTopic].map(([topic, list]) => ({ topic, messages: list })),
         }),
         new Promise<never>((_, reject) => {

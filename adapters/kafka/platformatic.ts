@@ -1,6 +1,12 @@
 /** The event transport on Apache Kafka through @platformatic/kafka: publisher and consumer groups. */
 import { Buffer } from "node:buffer";
-import { compatibilityPartitioner, Consumer, Producer, stringSerializers } from "@platformatic/kafka";
+import {
+  compatibilityPartitioner,
+  compressionsAlgorithms,
+  Consumer,
+  Producer,
+  stringSerializers,
+} from "@platformatic/kafka";
 import type { Logger } from "../../application/ports.ts";
 import { silentLogger } from "../../application/ports.ts";
 import type {
@@ -10,7 +16,7 @@ import type {
   Subscription,
   TransportMessage,
 } from "../../outbox/ports.ts";
-import type { KafkaSettings } from "./kafkajs.ts";
+import { type Compression, type KafkaSettings, type ProducerSettings, producerSettings } from "./kafkajs.ts";
 import { type BytesConsumer, GroupMember } from "./platformatic_group_member.ts";
 import { platformaticRejection } from "./rejections.ts";
 
@@ -19,21 +25,29 @@ type StringProducer = Producer<string, string, string, string>;
 /** Backstop for one publish: the client's own retries end sooner, this also covers a broker that hangs. */
 const publishDeadlineMs = 15_000;
 
-/** Exponential delay between the client's retries: 200 ms doubling to 2 s, so 5 retries take about 5 s. */
-function retryDelay(_client: unknown, _operation: string, attempt: number): number {
-  return Math.min(200 * 2 ** (attempt - 1), 2000);
+/**
+ * The codecs this client can use here: gzip and zstd from node:zlib (zstd where the runtime has it, as Deno
+ * 2.9 does), snappy and lz4 from its bundled WebAssembly; no native package is needed.
+ */
+export const platformaticCompressions: readonly Compression[] = (
+  ["none", "gzip", "snappy", "lz4", "zstd"] as const
+).filter((name) => compressionsAlgorithms[name].available);
+
+/** Exponential delay between the client's retries: `baseMs` doubling up to `maxMs`. */
+function retryDelay(baseMs: number, maxMs: number) {
+  return (_client: unknown, _operation: string, attempt: number): number =>
+    Math.min(baseMs * 2 ** (attempt - 1), maxMs);
 }
 
+/** What consumers get, and producers unless their settings say otherwise: 5 retries from 200 ms to 2 s. */
 function baseOptions(settings: KafkaSettings) {
   return {
     clientId: settings.clientId ?? "outbox-platform",
     bootstrapBrokers: [...settings.brokers],
     connectTimeout: 3000,
     requestTimeout: 30_000,
-    // Set explicitly: an idempotent producer left without it retries without end, and a publish would hang for
-    // as long as the broker is down instead of letting the relay back off.
     retries: 5,
-    retryDelay,
+    retryDelay: retryDelay(200, 2000),
     autocreateTopics: false,
   };
 }
@@ -41,23 +55,44 @@ function baseOptions(settings: KafkaSettings) {
 /** The @platformatic/kafka transport: one producer shared by all publishes, one consumer per subscription. */
 export class PlatformaticTransport implements Publisher, Subscriber {
   readonly #settings: KafkaSettings;
+  readonly #producerSettings: ProducerSettings;
   readonly #logger: Logger;
   #producer: StringProducer | undefined;
   readonly #members = new Set<GroupMember>();
 
+  /** Throws on producer settings this client cannot honour: a codec it lacks, too few idempotent retries. */
   constructor(settings: KafkaSettings) {
+    const producer = producerSettings(settings);
+    if (!platformaticCompressions.includes(producer.compression)) {
+      throw new Error(
+        `@platformatic/kafka has no ${producer.compression} codec here (only ${
+          platformaticCompressions.join(", ")
+        })`,
+      );
+    }
+    // The client turns 0 or 1 retries of an idempotent producer into unlimited ones: a publish would then hang
+    // for as long as the broker is down instead of failing and letting the relay back off.
+    if (producer.idempotent && producer.retries < 2) {
+      throw new Error(
+        "@platformatic/kafka's idempotent producer needs at least 2 retries (fewer mean unlimited)",
+      );
+    }
     this.#settings = settings;
+    this.#producerSettings = producer;
     this.#logger = settings.logger ?? silentLogger;
   }
 
   #currentProducer(): StringProducer {
+    const { acks, idempotent, retries, retryBaseMs, retryMaxMs, compression } = this.#producerSettings;
     // The client connects on the first send, so creating it here is cheap and keeps the connection lazy.
     this.#producer ??= new Producer<string, string, string, string>({
       ...baseOptions(this.#settings),
-      idempotent: true,
-      acks: -1,
+      retries,
+      retryDelay: retryDelay(retryBaseMs, retryMaxMs),
+      idempotent,
+      acks,
       timeout: 10_000,
-      compression: this.#settings.compression === "gzip" ? "gzip" : "none",
+      compression,
       serializers: stringSerializers,
       // The Java client's (and kafkajs') key hash: a key lands on the same partition whichever client published
       // it. The library's default partitioner differs for about half the keys.
@@ -79,8 +114,9 @@ export class PlatformaticTransport implements Publisher, Subscriber {
     try {
       await Promise.race([
         producer.send({
-          // Per send as well: the client applies the constructor's acks only through idempotence.
-          acks: -1,
+          // Per send as well: the client applies the constructor's acks only through idempotence (a send without
+          // acks waits for the leader alone).
+          acks: this.#producerSettings.acks,
           messages: messages.map((message) => ({
             topic: message.topic,
             key: message.key,
