@@ -105,7 +105,10 @@ export const configSchema = z.object({
   SHUTDOWN_TIMEOUT_MS: int(10_000, 0),
   DATA_DIR: z.string().min(1).default(".data"),
   CACHE_WARM_LIMIT: int(1000, 0),
-  /** Bearer token of the operator endpoints (consistency, cache); unset, they answer 403. */
+  /**
+   * A machine credential with the administrator role (for scripts and probes): sent as Authorization: Bearer.
+   * Unset (the default), only administrators' access tokens open the admin endpoints.
+   */
   OPERATOR_TOKEN: secretSetting(),
   LOG_LEVEL: z.enum(["debug", "info", "warn", "error"]).default("info"),
   LOG_FORMAT: z.enum(["json", "pretty"]).optional(),
