@@ -26,8 +26,8 @@ export class HashWorkerPool {
   #next = 0;
   #closed = false;
 
-  /** `size` workers at most (default: the machine's cores, at least 1). */
-  constructor(size = navigator.hardwareConcurrency || 1) {
+  /** `size` workers at most (default 1). */
+  constructor(size = 1) {
     this.#size = Math.max(1, size);
   }
 

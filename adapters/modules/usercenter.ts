@@ -52,8 +52,12 @@ const userCenterSettings = z.object({
   ARGON2_MEMORY_KIB: intSetting(19_456, 8_192, 1_048_576),
   ARGON2_ITERATIONS: intSetting(2, 1, 20),
   ARGON2_PARALLELISM: intSetting(1, 1, 16),
-  /** Threads hashing passwords per API process (default: the machine's cores). */
-  HASH_WORKERS: intSetting(navigator.hardwareConcurrency || 1, 1, 64),
+  /**
+   * Threads hashing passwords per API process. Default 1: argon2id is memory-hard, and on the 2-core machines
+   * we measured, two hashes at once made 12 hashes/s where one thread made 19. Raise it where cores have
+   * memory bandwidth and cache of their own (measure with `deno task bench --only login`).
+   */
+  HASH_WORKERS: intSetting(1, 1, 64),
   /** Where mail goes; unset: it stays in the mail queue, readable by GET /users/me/mail. */
   SMTP_URL: smtpUrl.optional(),
   MAIL_FROM: z.string().regex(/^[^@\s]+@[^@\s]+$/, "must be an address like noreply@example.com").default(
@@ -81,7 +85,7 @@ export const userCenterModule: ContextModule = {
     const tokens = settings.JWT_SECRET
       ? new JwtTokens({ secret: settings.JWT_SECRET, ttlSeconds: settings.JWT_TTL_SECONDS, clock })
       : undefined;
-    // Hashing in worker threads (started at the first sign-in): the API's event loop stays free meanwhile.
+    // Hashing in a worker thread (started at the first sign-in): the API's event loop stays free meanwhile.
     const pool = new HashWorkerPool(settings.HASH_WORKERS);
     const hasher = new Argon2Hasher({
       memoryKib: settings.ARGON2_MEMORY_KIB,
