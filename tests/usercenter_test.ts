@@ -403,6 +403,15 @@ Deno.test("the profile: PATCH /users/me changes the fields given; a taken userna
   assert.equal(me.username, "ivy");
   assert.equal(me.email, "ivy@example.com");
 
+  // a field not sent keeps its value
+  const renamed = await (await patch({ username: "ivy2" })).json();
+  assert.equal(renamed.username, "ivy2");
+  assert.equal(renamed.displayName, "Ivy L.");
+  assert.equal(renamed.bio, "likes videos");
+  const cleared = await (await patch({ bio: null })).json();
+  assert.equal(cleared.bio, null, "null clears a field");
+  assert.equal(cleared.displayName, "Ivy L.");
+
   const taken = await patch({ username: "TAKEN" });
   assert.equal(taken.status, 409);
   assert.equal((await taken.json()).type, "urn:problem:username-taken");
@@ -412,13 +421,13 @@ Deno.test("the profile: PATCH /users/me changes the fields given; a taken userna
   // the change reached the analytics topic for external mirrors: fields named, no values, no address
   const analytics = await readTopic(
     `${s.prefix}.user.analytics`,
-    (m) => m.some((x) => x.value?.includes("profile-updated")),
+    (m) => m.filter((x) => x.value?.includes("profile-updated")).length >= 3,
   );
-  const event = analytics.map((m) => JSON.parse(m.value!)).find((e) =>
+  const events = analytics.map((m) => JSON.parse(m.value!)).filter((e) =>
     e.payload.activity === "profile-updated"
   );
-  assert.equal(event.payload.userId, user.id);
-  assert.equal(event.payload.attributes.changed, "displayName,bio");
+  assert.deepEqual(events.map((e) => e.payload.attributes.changed), ["displayName,bio", "username", "bio"]);
+  assert.ok(events.every((e) => e.payload.userId === user.id));
   assert.doesNotMatch(JSON.stringify(analytics.map((m) => m.value)), /ivy@example\.com/);
 });
 
@@ -473,4 +482,18 @@ Deno.test("password spraying from one address: failures across accounts spend th
   const next = await s.login("ana@example.com");
   assert.equal(next.status, 429);
   assert.ok(Number(next.headers.get("retry-after")) > 0);
+});
+
+Deno.test("a burst of concurrent wrong guesses is throttled like sequential ones", async () => {
+  await using s = await stack({ LOGIN_MAX_FAILURES: "3" });
+  await s.register("rio", "rio@example.com");
+
+  // when twelve wrong guesses arrive at once
+  const answers = await Promise.all(
+    Array.from({ length: 12 }, (_, i) => s.login("rio@example.com", `wrong guess number ${i}`)),
+  );
+
+  // then only the budget's worth were checked; the rest were refused before any hashing
+  const statuses = answers.map((a) => a.status).sort();
+  assert.deepEqual(statuses, [...Array(3).fill(401), ...Array(9).fill(429)]);
 });

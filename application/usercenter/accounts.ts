@@ -175,32 +175,37 @@ export async function login(
 ): Promise<{ accessToken: string; tokenType: "Bearer"; expiresIn: number }> {
   const email = normalizeEmail(input.email);
   const keys = [`account:${email}`, `address:${context.address}`];
-  const waiting = await deps.throttle.blockedFor(keys);
+  // Spent before the hash is checked: concurrent guesses count one by one.
+  const waiting = await deps.throttle.take(keys);
   if (waiting > 0) throw throttled(waiting);
   const user = await deps.users.byEmail(email);
   if (!user || user.status === "deleted") {
     await deps.hasher.verifyNothing(input.password);
-    await deps.throttle.fail(keys);
     throw invalidCredentials();
   }
   const at = deps.clock.now();
   const attempt = { address: context.address, userAgent: context.userAgent, at: at.toISOString() };
   if (!(await deps.hasher.verify(user.passwordHash, input.password))) {
-    await deps.throttle.fail(keys);
-    await deps.unitOfWork.inTransaction((tx) =>
+    // Recorded without holding the answer: an unknown address has no such write, and the two answers must take
+    // the same time. A lost record (the database failing right now) is logged; the throttle counted it anyway.
+    deps.unitOfWork.inTransaction((tx) =>
       tx.outbox.append(deps.topic, [
         userEnvelope(userLoginFailed, user.id, { userId: user.id, ...attempt }, context.headers),
       ])
+    ).catch((error) =>
+      deps.logger.warn("failed sign-in not recorded", { userId: user.id, error: String(error) })
     );
     throw invalidCredentials();
   }
   if (!canSignIn(user.status)) throw new AccountRefusal("suspended", "this account is suspended");
   await deps.throttle.reset(keys[0]);
+  await deps.throttle.refund(keys[1]);
   const rehash = deps.hasher.needsRehash(user.passwordHash)
     ? await deps.hasher.hash(input.password)
     : undefined;
   await deps.unitOfWork.inTransaction(async (tx) => {
-    if (rehash) await tx.users.setPasswordHash(user.id, rehash);
+    // Only over the hash just verified: a password changed meanwhile is not undone.
+    if (rehash) await tx.users.setPasswordHash(user.id, rehash, user.passwordHash);
     await tx.outbox.append(deps.topic, [
       userEnvelope(userLoggedIn, user.id, { userId: user.id, ...attempt }, context.headers),
     ]);
@@ -236,7 +241,10 @@ export async function updateProfile(
   const username = input.username?.trim();
   refuseInvalid([problemOf("username", username === undefined ? undefined : usernameProblem(username))]);
   if (username !== undefined && await deps.users.usernameTaken(username, userId)) throw usernameTaken();
-  const profile: Profile = { displayName: input.displayName, bio: input.bio };
+  // Only the fields sent: an absent one keeps its value.
+  const profile: Profile = Object.fromEntries(
+    (["displayName", "bio"] as const).filter((field) => input[field] !== undefined).map((f) => [f, input[f]]),
+  );
   await change(deps, userId, { kind: "update", username, profile, at: deps.clock.now() }, {
     context,
     // A concurrent request took the name between the check and the write: the unique index says so.
@@ -258,7 +266,7 @@ export async function changePassword(
   const user = await deps.users.byId(userId);
   if (!user || user.status === "deleted") throw new AccountRefusal("not-found", "no such account");
   const keys = [`account:${user.email}`, `address:${context.address}`];
-  const waiting = await deps.throttle.blockedFor(keys);
+  const waiting = await deps.throttle.take(keys);
   if (waiting > 0) throw throttled(waiting);
   refuseInvalid([
     problemOf(
@@ -271,16 +279,22 @@ export async function changePassword(
     ),
   ]);
   if (!(await deps.hasher.verify(user.passwordHash, input.currentPassword))) {
-    await deps.throttle.fail(keys);
     throw new AccountRefusal("invalid", "currentPassword: wrong password", {
       errors: [{ field: "currentPassword", message: "wrong password" }],
     });
   }
+  await deps.throttle.reset(keys[0]);
+  await deps.throttle.refund(keys[1]);
   const hash = await deps.hasher.hash(input.newPassword);
   const state = await change(deps, userId, { kind: "change-password", at: deps.clock.now() }, {
     context,
     save: async (tx, state) => {
-      await tx.users.setPasswordHash(userId, hash);
+      // The row is locked now: the password verified above must still be the current one.
+      if (!(await tx.users.setPasswordHash(userId, hash, user.passwordHash))) {
+        throw new AccountRefusal("invalid", "currentPassword: the password changed meanwhile", {
+          errors: [{ field: "currentPassword", message: "the password changed meanwhile" }],
+        });
+      }
       return tx.users.save(state);
     },
   });

@@ -22,7 +22,8 @@ export interface UserStore {
   insert(user: NewUser): Promise<boolean>;
   /** Writes username, profile, status, role and token version. False when the username is taken. */
   save(user: UserState): Promise<boolean>;
-  setPasswordHash(userId: string, hash: string): Promise<void>;
+  /** Sets the hash; with `expected`, only while the stored hash is that one (false otherwise). */
+  setPasswordHash(userId: string, hash: string, expected?: string): Promise<boolean>;
   /** Whether another account uses `username`. */
   usernameTaken(username: string, exceptId?: string): Promise<boolean>;
   /** Moves last_login_at forward to `at` (never back: events may arrive late). */
@@ -125,12 +126,16 @@ export interface SessionCache {
   drop(userId: string): Promise<void>;
 }
 
-/** Throttles failed sign-ins by account and by address. */
+/**
+ * Throttles sign-in attempts by account and by address. An attempt is spent before its password is checked,
+ * in one atomic step per key, so concurrent attempts cannot all slip under the budget; a sign-in that
+ * succeeds gives its attempts back.
+ */
 export interface LoginThrottle {
-  /** Seconds until `keys` may try again, or 0 when none of them is blocked. */
-  blockedFor(keys: readonly string[]): Promise<number>;
-  /** Counts a failure against each key; returns the seconds to wait when one is now blocked (else 0). */
-  fail(keys: readonly string[]): Promise<number>;
-  /** Forgets the failures of `key` (after a successful sign-in of the account). */
+  /** Spends one attempt of each key; the seconds to wait when one is over its budget (refused), else 0. */
+  take(keys: readonly string[]): Promise<number>;
+  /** Gives back the attempt `key` spent (a success does not count against its address). */
+  refund(key: string): Promise<void>;
+  /** Forgets the attempts of `key` (an account after its successful sign-in). */
   reset(key: string): Promise<void>;
 }

@@ -105,7 +105,8 @@ export const userDecider: Decider<UserCommand, UserState, UserFact, UserRefusal>
         const changed = changedFields(state, command);
         if (changed.length === 0) return { ok: true, events: [] };
         const username = command.username ?? state.username;
-        const profile = { ...state.profile, ...command.profile };
+        const given = Object.entries(command.profile).filter(([, value]) => value !== undefined);
+        const profile = { ...state.profile, ...Object.fromEntries(given) };
         return {
           ok: true,
           events: [{ kind: "updated", userId, changed, username, profile, at: command.at }],

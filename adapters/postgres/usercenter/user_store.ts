@@ -116,11 +116,13 @@ export class PostgresUserStore implements UserStore {
     }
   }
 
-  async setPasswordHash(userId: string, hash: string): Promise<void> {
-    await this.#sql.query("update users set password_hash = $2, updated_at = now() where id = $1", [
-      userId,
-      hash,
-    ]);
+  async setPasswordHash(userId: string, hash: string, expected?: string): Promise<boolean> {
+    const rows = await this.#sql.query(
+      `update users set password_hash = $2, updated_at = now()
+       where id = $1 and ($3::text is null or password_hash = $3) returning 1`,
+      [userId, hash, expected ?? null],
+    );
+    return rows.length > 0;
   }
 
   async usernameTaken(username: string, exceptId?: string): Promise<boolean> {

@@ -1,7 +1,8 @@
 /**
  * Failed sign-ins counted per account and per address (rate-limiter-flexible: Redis shared by every API
- * process, or process memory in the embedded mode). The window opens at a key's first failure; once the key
- * has `failures` failures in it, attempts are refused until the window ends (`Retry-After` says when).
+ * process, or process memory in the embedded mode). Each attempt spends a point before its password is checked
+ * (rate-limiter-flexible's atomic consume); the window opens at a key's first attempt; beyond `failures` attempts
+ * in it, attempts are refused until the window ends (`Retry-After` says when). A success gives its points back.
  */
 import type { Redis } from "ioredis";
 import {
@@ -14,7 +15,7 @@ import type { Logger } from "../../../application/ports.ts";
 import type { LoginThrottle } from "../../../application/usercenter/ports.ts";
 
 export interface ThrottleBudget {
-  /** Failures allowed within `windowSeconds`; the next attempt is refused. */
+  /** Attempts allowed within `windowSeconds` (successes are given back, so: failures); the next is refused. */
   readonly failures: number;
   readonly windowSeconds: number;
 }
@@ -61,27 +62,13 @@ export class FlexibleLoginThrottle implements LoginThrottle {
     return { ...entry, id: key.slice(colon + 1) };
   }
 
-  async blockedFor(keys: readonly string[]): Promise<number> {
-    return await this.#guard(async () => {
-      let ms = 0;
-      for (const key of keys) {
-        const { limiter, id } = this.#of(key);
-        const state = await limiter.get(id);
-        if (state && state.consumedPoints >= limiter.points) ms = Math.max(ms, state.msBeforeNext);
-      }
-      return seconds(ms);
-    }, 0);
-  }
-
-  async fail(keys: readonly string[]): Promise<number> {
+  async take(keys: readonly string[]): Promise<number> {
     return await this.#guard(async () => {
       let ms = 0;
       for (const key of keys) {
         const { wrapped, id } = this.#of(key);
         try {
-          const spent = await wrapped.consume(id);
-          // The failure that spends the budget blocks the key from now on.
-          if (spent.remainingPoints === 0) ms = Math.max(ms, spent.msBeforeNext);
+          await wrapped.consume(id);
         } catch (rejection) {
           if (!(rejection instanceof RateLimiterRes)) throw rejection;
           ms = Math.max(ms, rejection.msBeforeNext);
@@ -89,6 +76,11 @@ export class FlexibleLoginThrottle implements LoginThrottle {
       }
       return seconds(ms);
     }, 0);
+  }
+
+  async refund(key: string): Promise<void> {
+    const { limiter, id } = this.#of(key);
+    await this.#guard(() => limiter.reward(id, 1), undefined);
   }
 
   async reset(key: string): Promise<void> {
