@@ -31,11 +31,13 @@ export function parseSettings<S>(
   const parsed = schema.safeParse(present);
   if (parsed.success) return { ok: true, value: parsed.data };
   const secret = (name: string) => /TOKEN|SECRET|PASSWORD/.test(name);
+  // A URL's password is masked (postgres://user:***@…, smtp://user:***@…); the rest helps find the mistake.
+  const masked = (value: string | undefined) => value?.replace(/(\/\/[^:/@\s]*:)[^@\s]*@/, "$1***@");
   return {
     ok: false,
     problems: parsed.error.issues.map((issue) => {
       const name = String(issue.path[0]);
-      const shown = secret(name) ? "<hidden>" : JSON.stringify(present[name] ?? "");
+      const shown = secret(name) ? "<hidden>" : JSON.stringify(masked(present[name]) ?? "");
       return `  ${issue.path.join(".")}=${shown}: ${issue.message}`;
     }),
   };

@@ -212,3 +212,16 @@ Deno.test("a bad Kafka value and another bad variable are both named, the bad va
     return true;
   });
 });
+
+Deno.test("a bad URL is named with its password masked; an operator token must fit in a header", () => {
+  assertConfigError({ DATABASE_URL: "mysql://app:s3cret@db/x" }, /DATABASE_URL="mysql:\/\/app:\*\*\*@db\/x"/);
+  assert.throws(() => loadConfig({ DATABASE_URL: "mysql://app:s3cret@db/x" }), (error: Error) => {
+    assert.doesNotMatch(error.message, /s3cret/);
+    return true;
+  });
+  assertConfigError(
+    { OPERATOR_TOKEN: "operator token with spaces!" },
+    /OPERATOR_TOKEN=<hidden>/,
+    /Authorization/,
+  );
+});

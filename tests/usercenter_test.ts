@@ -340,13 +340,27 @@ Deno.test("deleting the account: sign-in fails, the token is revoked, its likes 
         "select email, username, password_hash from users where id = $1",
         [user.id],
       ),
-    (rows) => rows[0]?.email.endsWith(".invalid"),
+    (rows) => rows[0]?.email === `~deleted~${user.id}`,
     { what: "the account anonymised" },
   );
   assert.equal(row.password_hash, "!");
-  assert.equal(row.username, `deleted-${user.id}`);
+  assert.equal(row.username, `~deleted~${user.id}`);
   const goodbye = await s.receiver.waitFor((m) => m.subject.includes("was deleted"), 20_000);
   assert.deepEqual(goodbye.to, ["noor@example.com"]);
+  // the mail kept of the account is the confirmation alone, its address erased once sent
+  const kept = await eventually(
+    () =>
+      s.db.query<{ kind: string; to_address: string }>(
+        "select kind, to_address from mail_queue where user_id = $1",
+        [user.id],
+      ),
+    (rows) => rows.length === 1 && rows[0].to_address === "~erased~",
+    { what: "only the erased confirmation left" },
+  );
+  assert.equal(kept[0].kind, "account-deleted");
+  // and a name like the placeholder cannot be taken beforehand
+  const squat = await s.register(`~deleted~${Number(user.id) + 1}`, "squat@example.com");
+  assert.equal(squat.status, 400);
   assert.equal((await s.db.query("select 1 from login_log where user_id = $1", [user.id])).length, 0);
 });
 

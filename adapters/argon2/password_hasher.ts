@@ -62,7 +62,11 @@ export class Argon2Hasher implements PasswordHasher {
 
   async verifyNothing(password: string): Promise<void> {
     // A real hash with the current parameters, made once: verifying against it costs what a real check costs.
-    this.#decoy ??= this.hash(crypto.randomUUID());
+    // Forgotten when it fails (a worker that died): the next sign-in makes it again.
+    this.#decoy ??= this.hash(crypto.randomUUID()).catch((error) => {
+      this.#decoy = undefined;
+      throw error;
+    });
     await this.verify(await this.#decoy, password);
   }
 

@@ -6,7 +6,11 @@ import { problem } from "./problem.ts";
 /** Throws a 400 `validation` problem listing each failing field. */
 export function invalid(title: string, error: z.ZodError): never {
   problem(400, "validation", title, z.prettifyError(error), {
-    errors: error.issues.map((issue) => ({ path: issue.path.join("."), message: issue.message })),
+    // `field` as the use cases name it; `path` kept for clients of the earlier shape.
+    errors: error.issues.map((issue) => {
+      const path = issue.path.join(".");
+      return { field: path, path, message: issue.message };
+    }),
   });
 }
 

@@ -60,7 +60,10 @@ const userCenterSettings = z.object({
   HASH_WORKERS: intSetting(1, 1, 64),
   /** Where mail goes; unset: it stays in the mail queue, readable by GET /users/me/mail. */
   SMTP_URL: smtpUrl.optional(),
-  MAIL_FROM: z.string().regex(/^[^@\s]+@[^@\s]+$/, "must be an address like noreply@example.com").default(
+  MAIL_FROM: z.string().regex(
+    /^(?:[^<>@]*<[^@\s<>]+@[^@\s<>]+>|[^@\s<>]+@[^@\s<>]+)$/,
+    'must be an address like noreply@example.com or "Likes" <noreply@example.com>',
+  ).default(
     "noreply@localhost",
   ),
   MAIL_POLL_MS: intSetting(1000, 50),
@@ -127,7 +130,7 @@ export const userCenterModule: ContextModule = {
           ),
         }]
         : [],
-      onStop: [() => pool.close()],
+      onStop: [() => pool.close(), () => mailer?.close() ?? Promise.resolve()],
       verifyToken: tokens && ((token) => authenticate({ tokens, sessions, users, logger }, token)),
       apiRefusals: tokens ? [] : [
         "JWT_SECRET is not set: the API cannot sign or verify access tokens. Set it to at least 32 random " +

@@ -21,6 +21,8 @@ export function forgetDeletedUsers(deps: SetLikeDeps & { readonly queries: LikeQ
   return async (events: readonly Envelope[]): Promise<void> => {
     for (const event of events) {
       const { userId } = payloadOf(event, accountDeleted);
+      // First: a like committing after this point is refused, so none outlives the clean-up below.
+      await deps.queries.forget(userId);
       let removed = 0;
       for (;;) {
         const targets = await deps.queries.likedBy(userId, batch);

@@ -23,6 +23,8 @@ export interface LikeQueries {
   topCounts(limit: number): Promise<TargetCount[]>;
   /** Up to `limit` targets `userId` likes now. */
   likedBy(userId: string, limit: number): Promise<LikeTarget[]>;
+  /** Records that `userId`'s account is gone: no like of theirs is added from now on. */
+  forget(userId: string): Promise<void>;
 }
 
 /** A target's count after a change. */

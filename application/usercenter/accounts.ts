@@ -362,9 +362,10 @@ async function change(
     );
   }
   if (outcome.events.length > 0) {
-    await deps.sessions.drop(userId).catch((error) =>
-      // The entry expires by itself within its TTL, and the consumer drops it again after the event.
-      deps.logger.warn("session cache drop failed", { userId, error: String(error) })
+    const { status, role, tokenVersion } = outcome.state;
+    await deps.sessions.set(userId, { status, role, tokenVersion }).catch((error) =>
+      // The consumer writes it again after the event, and an entry expires within its TTL anyway.
+      deps.logger.warn("session cache update failed", { userId, error: String(error) })
     );
   }
   return outcome.state;

@@ -7,7 +7,7 @@ import { type AnomalyRules, detectAnomalies, type LoginAttempt } from "../../dom
 import { type Envelope, payloadOf } from "../../outbox/envelope.ts";
 import type { AfterCommit } from "../../outbox/dispatch.ts";
 import type { Clock, Logger } from "../ports.ts";
-import type { SessionCache, UserCenterTx } from "./ports.ts";
+import type { SessionCache, SessionState, UserCenterTx } from "./ports.ts";
 import {
   userActivity,
   userDeleted,
@@ -67,10 +67,23 @@ export function userCenterHandlers(deps: HandlerDeps): Record<string, Handler> {
     event: Envelope,
     message: { userId: string; to: string; kind: string; subject: string; text: string },
   ) => tx.mail.enqueue({ id: `${event.eventId}.${message.kind}`, ...message }, deps.clock.now());
-  const dropSession = (userId: string): AfterCommit => () =>
-    deps.sessions.drop(userId).catch((error) =>
-      deps.logger.warn("session cache drop failed", { userId, error: String(error) })
-    );
+  /** After the commit, the session cache gets the account as this transaction read it (never an older one). */
+  const refreshSessions = async (tx: UserCenterTx, userIds: readonly string[]): Promise<AfterCommit> => {
+    const states: [string, SessionState][] = [];
+    for (const userId of new Set(userIds)) {
+      const user = await tx.users.byId(userId);
+      if (user) {
+        states.push([userId, { status: user.status, role: user.role, tokenVersion: user.tokenVersion }]);
+      }
+    }
+    return async () => {
+      for (const [userId, state] of states) {
+        await deps.sessions.set(userId, state).catch((error) =>
+          deps.logger.warn("session cache update failed", { userId, error: String(error) })
+        );
+      }
+    };
+  };
 
   const loginAttempt = async (tx: UserCenterTx, event: Envelope, succeeded: boolean) => {
     const payload = payloadOf(event, succeeded ? userLoggedIn : userLoginFailed);
@@ -80,6 +93,9 @@ export function userCenterHandlers(deps: HandlerDeps): Record<string, Handler> {
       userAgent: payload.userAgent,
       at: new Date(payload.at),
     };
+    // A sign-in of an account deleted since (its event came after the deletion's) leaves no trace.
+    const account = await tx.users.byId(payload.userId);
+    if (!account || account.status === "deleted") return;
     const since = new Date(attempt.at.getTime() - deps.historyDays * 86_400_000);
     const history = await tx.loginHistory(payload.userId, since, 200);
     await tx.recordLogin(event.eventId, payload.userId, attempt);
@@ -132,7 +148,7 @@ export function userCenterHandlers(deps: HandlerDeps): Record<string, Handler> {
         await notify(tx, event, p.userId, "security-notice", "password changed");
         await track(tx, event, p.userId, "password-changed");
       }
-      return dropAll(events.map((e) => payloadOf(e, userPasswordChanged).userId), dropSession);
+      return refreshSessions(tx, events.map((e) => payloadOf(e, userPasswordChanged).userId));
     },
     [userStatusChanged.eventType]: async (events, tx) => {
       for (const event of events) {
@@ -152,14 +168,14 @@ export function userCenterHandlers(deps: HandlerDeps): Record<string, Handler> {
         await notify(tx, event, p.userId, "status-changed", `${p.from} -> ${p.to}`);
         await track(tx, event, p.userId, "status-changed", { from: p.from, to: p.to });
       }
-      // The API dropped the entry already; dropping it again covers a read that refilled it in between.
-      return dropAll(events.map((e) => payloadOf(e, userStatusChanged).userId), dropSession);
+      // The API wrote the entry already; writing it again covers a write of the API that failed.
+      return refreshSessions(tx, events.map((e) => payloadOf(e, userStatusChanged).userId));
     },
     [userDeleted.eventType]: async (events, tx) => {
       for (const event of events) {
         const p = payloadOf(event, userDeleted);
         const user = await tx.users.byId(p.userId);
-        if (user && !user.email.endsWith(".invalid")) {
+        if (user && !isAnonymised(user.email)) {
           await mail(tx, event, {
             userId: p.userId,
             to: user.email,
@@ -174,7 +190,7 @@ export function userCenterHandlers(deps: HandlerDeps): Record<string, Handler> {
         await notify(tx, event, p.userId, "account-deleted", "account deleted");
         await track(tx, event, p.userId, "deleted");
       }
-      return dropAll(events.map((e) => payloadOf(e, userDeleted).userId), dropSession);
+      return refreshSessions(tx, events.map((e) => payloadOf(e, userDeleted).userId));
     },
     [userUpdated.eventType]: async (events, tx) => {
       for (const event of events) {
@@ -182,13 +198,12 @@ export function userCenterHandlers(deps: HandlerDeps): Record<string, Handler> {
         // External sync: systems that mirror accounts follow `user.analytics` (no address, no password).
         await track(tx, event, p.userId, "profile-updated", { changed: p.changed.join(",") });
       }
-      return dropAll(events.map((e) => payloadOf(e, userUpdated).userId), dropSession);
+      return refreshSessions(tx, events.map((e) => payloadOf(e, userUpdated).userId));
     },
   };
 }
 
-function dropAll(userIds: readonly string[], drop: (userId: string) => AfterCommit): AfterCommit {
-  return async () => {
-    for (const userId of new Set(userIds)) await drop(userId)();
-  };
+/** Whether the account's data was already replaced by placeholders (a redelivered deletion). */
+function isAnonymised(email: string): boolean {
+  return email.startsWith("~deleted~");
 }

@@ -9,8 +9,8 @@ import type { QueuedMail } from "./ports.ts";
 
 /** The queue as the dispatcher sees it. */
 export interface MailOutbox {
-  /** Messages not sent yet, due at `now`, oldest first. */
-  due(now: Date, limit: number): Promise<QueuedMail[]>;
+  /** Claims messages not sent yet and due at `now` for `leaseMs` (others skip them meanwhile), oldest first. */
+  due(now: Date, limit: number, leaseMs: number): Promise<QueuedMail[]>;
   markSent(id: string, at: Date): Promise<void>;
   /** Records the failure and when to try again (null: never). */
   markFailed(id: string, error: string, retryAt: Date | null): Promise<void>;
@@ -30,7 +30,8 @@ export async function dispatchMail(
   deps: MailDispatchDeps,
   limit = 50,
 ): Promise<{ sent: number; failed: number }> {
-  const due = await deps.outbox.due(deps.clock.now(), limit);
+  // The lease outlasts a batch's worst case (each send bounded by the mailer's timeouts).
+  const due = await deps.outbox.due(deps.clock.now(), limit, 10 * 60_000);
   let sent = 0;
   let failed = 0;
   for (const mail of due) {

@@ -119,9 +119,14 @@ export interface SessionState {
   readonly tokenVersion: number;
 }
 
-/** A short-lived cache of `SessionState` by user id, dropped at every status or credential change. */
+/**
+ * A short-lived cache of `SessionState` by user id. Every status or credential change bumps the token version
+ * and writes the new state after its commit; `set` never replaces an entry of a newer version, so a read that
+ * started before a change cannot put the old state back.
+ */
 export interface SessionCache {
   get(userId: string): Promise<SessionState | undefined>;
+  /** Stores `state` unless the entry holds a newer token version. */
   set(userId: string, state: SessionState): Promise<void>;
   drop(userId: string): Promise<void>;
 }

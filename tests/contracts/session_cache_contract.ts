@@ -43,6 +43,24 @@ export function sessionCacheContract(name: string, open: () => Promise<OpenedSes
     }
   });
 
+  Deno.test(`${name}: a set never puts back an older token version; an equal or newer one replaces`, async () => {
+    const { cache, close } = await open();
+    try {
+      const suspended: SessionState = { status: "suspended", role: "user", tokenVersion: 5 };
+      await cache.set("7", suspended);
+      // a read that began before the suspension comes back with the account as it was
+      await cache.set("7", { status: "active", role: "user", tokenVersion: 4 });
+      assert.deepEqual(await cache.get("7"), suspended);
+      const reactivated: SessionState = { status: "active", role: "user", tokenVersion: 6 };
+      await cache.set("7", reactivated);
+      assert.deepEqual(await cache.get("7"), reactivated);
+      await cache.set("7", { status: "active", role: "admin", tokenVersion: 6 });
+      assert.equal((await cache.get("7"))?.role, "admin");
+    } finally {
+      await close();
+    }
+  });
+
   Deno.test(`${name}: a dropped account is a miss; others stay; dropping a miss is no error`, async () => {
     const { cache, close } = await open();
     try {

@@ -27,12 +27,19 @@ export interface UserRoutesDeps extends AccountsDeps {
 }
 
 export interface UserRoutesOptions {
-  /** Take the client's address from the first X-Forwarded-For entry (only behind a proxy that sets it). */
+  /**
+   * Take the client's address from X-Forwarded-For: its last entry, the one the proxy in front of the API added
+   * (the entries before it are whatever the client sent). Only behind one proxy that appends it.
+   */
   readonly trustForwardedFor: boolean;
 }
 
 // Bounds at the edge keep hashing and storage costs in check; the rules proper are the domain's.
-const text = (max: number) => z.string().max(max, `at most ${max} characters`);
+const text = (max: number) =>
+  z.string().max(max, `at most ${max} characters`).refine(
+    (value) => !value.includes("\u0000"),
+    "must not contain NUL",
+  );
 const registerBody = z.object({ username: text(64), email: text(320), password: text(1024) }).strict();
 const loginBody = z.object({ email: text(320), password: text(1024) }).strict();
 const profileBody = z.object({
@@ -46,7 +53,7 @@ const statusBody = z.object({ status: z.enum(["active", "suspended"]) }).strict(
 /** The address a request came from. */
 function clientAddress(c: Context, options: UserRoutesOptions): string {
   if (options.trustForwardedFor) {
-    const forwarded = c.req.header("x-forwarded-for")?.split(",")[0]?.trim();
+    const forwarded = c.req.header("x-forwarded-for")?.split(",").at(-1)?.trim();
     if (forwarded) return forwarded.slice(0, 100);
   }
   const remote = (c.env as { remoteAddr?: { hostname?: string } } | undefined)?.remoteAddr;

@@ -19,6 +19,13 @@ export class MemorySessionCache implements SessionCache {
   }
 
   set(userId: string, state: SessionState): Promise<void> {
+    const current = this.#entries.get(userId);
+    if (
+      current && current.until > this.#clock.now().getTime() &&
+      current.state.tokenVersion > state.tokenVersion
+    ) {
+      return Promise.resolve();
+    }
     // Bounded: the oldest entry goes first once 100 000 accounts are cached.
     if (this.#entries.size >= 100_000) this.#entries.delete(this.#entries.keys().next().value!);
     this.#entries.set(userId, { state, until: this.#clock.now().getTime() + this.#ttlMs });

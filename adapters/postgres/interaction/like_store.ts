@@ -26,7 +26,8 @@ export class PostgresLikeStore implements LikeRepository, LikeQueries {
 
   async add(userId: string, target: LikeTarget, at: Date): Promise<boolean> {
     const rows = await this.#sql.query(
-      `insert into likes (target_type, target_id, user_id, created_at) values ($1, $2, $3, $4)
+      `insert into likes (target_type, target_id, user_id, created_at)
+       select $1, $2, $3, $4 where not exists (select 1 from forgotten_users where user_id = $3)
        on conflict do nothing returning 1`,
       [target.type, target.id, userId, at.toISOString()],
     );
@@ -39,6 +40,12 @@ export class PostgresLikeStore implements LikeRepository, LikeQueries {
       [target.type, target.id, userId],
     );
     return rows.length > 0;
+  }
+
+  async forget(userId: string): Promise<void> {
+    await this.#sql.query("insert into forgotten_users (user_id) values ($1) on conflict do nothing", [
+      userId,
+    ]);
   }
 
   async likedBy(userId: string, limit: number): Promise<LikeTarget[]> {

@@ -143,7 +143,8 @@ export class PostgresUserStore implements UserStore {
   async anonymise(userId: string): Promise<void> {
     // The row stays (ids in other contexts keep pointing at an account), what identified the person goes.
     await this.#sql.query(
-      `update users set email = 'deleted-' || id || '@deleted.invalid', username = 'deleted-' || id,
+      // Placeholders no registration or rename can produce (names and addresses never start with '~').
+      `update users set email = '~deleted~' || id, username = '~deleted~' || id,
          password_hash = '!', display_name = null, bio = null, updated_at = now()
        where id = $1 and status = 'deleted'`,
       [userId],
@@ -176,19 +177,27 @@ export class PostgresMailQueue implements MailQueue, MailOutbox {
     return rows.map(toMail);
   }
 
-  async due(now: Date, limit: number): Promise<QueuedMail[]> {
+  async due(now: Date, limit: number, leaseMs: number): Promise<QueuedMail[]> {
+    // Claimed under a lease: another dispatcher (a worker that took over the job) skips them until it ends.
     const rows = await this.#sql.query<MailRow>(
-      `select ${mailColumns} from mail_queue
-       where sent_at is null and next_attempt_at is not null and next_attempt_at <= $1
-       order by next_attempt_at, id limit $2`,
-      [now.toISOString(), limit],
+      `update mail_queue set next_attempt_at = $3
+       where id in (
+         select id from mail_queue
+         where sent_at is null and next_attempt_at is not null and next_attempt_at <= $1
+         order by next_attempt_at, id limit $2 for update skip locked)
+       returning ${mailColumns}`,
+      [now.toISOString(), limit, new Date(now.getTime() + leaseMs).toISOString()],
     );
-    return rows.map(toMail);
+    return rows.map(toMail).sort((a, b) => a.createdAt.getTime() - b.createdAt.getTime());
   }
 
   async markSent(id: string, at: Date): Promise<void> {
+    // A deleted account's confirmation is the last mail that holds its address: erased once sent.
     await this.#sql.query(
-      "update mail_queue set sent_at = $2, attempts = attempts + 1, next_attempt_at = null where id = $1",
+      `update mail_queue set sent_at = $2, attempts = attempts + 1, next_attempt_at = null,
+         to_address = case when kind = 'account-deleted' then '~erased~' else to_address end,
+         body = case when kind = 'account-deleted' then '' else body end
+       where id = $1`,
       [id, at.toISOString()],
     );
   }
@@ -288,6 +297,10 @@ export class PostgresUserActivity {
   }
 
   async forgetActivity(userId: string): Promise<void> {
+    // Mail too, but the confirmation of the deletion (erased once sent).
+    await this.#sql.query("delete from mail_queue where user_id = $1 and kind <> 'account-deleted'", [
+      userId,
+    ]);
     await this.#sql.query("delete from login_log where user_id = $1", [userId]);
     await this.#sql.query("delete from login_anomalies where user_id = $1", [userId]);
     await this.#sql.query("delete from user_settings where user_id = $1", [userId]);

@@ -18,11 +18,14 @@ export class RedisSessionCache implements SessionCache {
   }
 
   async set(userId: string, state: SessionState): Promise<void> {
-    await this.#redis.set(
+    // In one script: an entry of a newer token version stays (a read that began before a change loses).
+    await this.#redis.eval(
+      setUnlessNewer,
+      1,
       key(userId),
       `${state.status}|${state.role}|${state.tokenVersion}`,
-      "EX",
-      this.#ttlSeconds,
+      String(state.tokenVersion),
+      String(this.#ttlSeconds),
     );
   }
 
@@ -30,6 +33,15 @@ export class RedisSessionCache implements SessionCache {
     await this.#redis.del(key(userId));
   }
 }
+
+const setUnlessNewer = `
+local current = redis.call('GET', KEYS[1])
+if current then
+  local version = tonumber(string.match(current, '|(%d+)$'))
+  if version and version > tonumber(ARGV[2]) then return 0 end
+end
+redis.call('SET', KEYS[1], ARGV[1], 'EX', tonumber(ARGV[3]))
+return 1`;
 
 function key(userId: string): string {
   return `user:session:${userId}`;
