@@ -1,7 +1,10 @@
 /**
  * A small pool of hashing workers (adapters/argon2/hash_worker.ts), started on first use. Each task goes to
- * the worker with the fewest tasks in flight; a worker that dies fails its tasks and is replaced.
+ * the worker with the fewest tasks in flight; a worker that dies fails its tasks and is replaced. The queue is
+ * bounded: beyond `maxQueued` tasks waiting, new ones are refused at once (HasherBusyError) instead of making
+ * every sign-in wait behind a flood.
  */
+import { HasherBusyError } from "../../application/usercenter/ports.ts";
 
 /** One hashing job. */
 export type HashTask =
@@ -26,13 +29,24 @@ export class HashWorkerPool {
   #next = 0;
   #closed = false;
 
-  /** `size` workers at most (default 1). */
-  constructor(size = 1) {
+  readonly #maxQueued: number;
+
+  /** `size` workers at most (default 1), `maxQueued` tasks waiting at most (default 64 per worker). */
+  constructor(size = 1, maxQueued = 64 * Math.max(1, size)) {
     this.#size = Math.max(1, size);
+    this.#maxQueued = maxQueued;
+  }
+
+  /** Tasks sent and not answered yet. */
+  get pending(): number {
+    return this.#slots.reduce((sum, slot) => sum + slot.pending.size, 0);
   }
 
   run<T extends string | boolean>(task: HashTask): Promise<T> {
     if (this.#closed) return Promise.reject(new Error("the hashing pool is closed"));
+    if (this.pending >= this.#maxQueued) {
+      return Promise.reject(new HasherBusyError(`${this.pending} password hashes are queued`));
+    }
     const slot = this.#pick();
     const id = ++this.#next;
     return new Promise<T>((resolve, reject) => {

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { Argon2Hasher } from "./password_hasher.ts";
 import { HashWorkerPool } from "./worker_pool.ts";
+import { HasherBusyError } from "../../application/usercenter/ports.ts";
 
 const cheap = { memoryKib: 8_192, iterations: 1, parallelism: 1 };
 
@@ -46,4 +47,17 @@ Deno.test("a closed pool refuses work with an error, not a wrong-password answer
   const hash = await hasher.hash("correct horse battery");
   await pool.close();
   await assert.rejects(() => hasher.verify(hash, "correct horse battery"), /closed/);
+});
+
+Deno.test("a full queue refuses new work at once instead of making it wait", async () => {
+  const pool = new HashWorkerPool(1, 2);
+  const hasher = new Argon2Hasher({ memoryKib: 19_456, iterations: 2, parallelism: 1 }, { pool });
+  try {
+    const queued = [hasher.hash("first password here"), hasher.hash("second password here")];
+    await assert.rejects(() => hasher.hash("third password here"), HasherBusyError);
+    await Promise.all(queued);
+    assert.match(await hasher.hash("after the queue drained"), /^\$argon2id\$/);
+  } finally {
+    await pool.close();
+  }
 });

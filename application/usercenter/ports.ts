@@ -88,6 +88,11 @@ export interface UserCenterTx extends InboxTx {
   forgetActivity(userId: string): Promise<void>;
 }
 
+/** The hasher has more work queued than it takes: the caller should answer "try again shortly". */
+export class HasherBusyError extends Error {
+  override readonly name = "HasherBusyError";
+}
+
 /** Password hashing (argon2id). */
 export interface PasswordHasher {
   hash(password: string): Promise<string>;

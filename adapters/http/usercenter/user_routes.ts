@@ -15,7 +15,7 @@ import {
   register,
   updateProfile,
 } from "../../../application/usercenter/accounts.ts";
-import type { MailQueue } from "../../../application/usercenter/ports.ts";
+import { HasherBusyError, type MailQueue } from "../../../application/usercenter/ports.ts";
 import { parseId } from "../../../domain/shared/id.ts";
 import { currentUser, requireAdmin } from "../identity.ts";
 import { problem } from "../problem.ts";
@@ -73,6 +73,11 @@ async function answer<T>(work: () => Promise<T>): Promise<T> {
   try {
     return await work();
   } catch (error) {
+    if (error instanceof HasherBusyError) {
+      return problem(503, "busy", "too many sign-ins at once", "try again in a second", {}, {
+        "retry-after": "1",
+      });
+    }
     if (!(error instanceof AccountRefusal)) throw error;
     const { code, message, details } = error;
     switch (code) {
