@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { interactionUnitOfWork } from "../adapters/postgres/interaction/unit_of_work.ts";
+import { PostgresOutboxWriter } from "../adapters/postgres/outbox_store.ts";
 import { migrate, platformMigrations } from "../adapters/postgres/migrate.ts";
 import { connectPostgres } from "../adapters/postgres/postgres_js.ts";
 import { expectSetting, SettingMismatchError } from "../adapters/postgres/platform_settings.ts";
@@ -49,8 +49,10 @@ Deno.test("a database migrated by the single-folder layout upgrades in place, ke
   const [topic] = await testTopics(3, "interaction-events");
   // The like row and its event as the API of that time committed them (there were no accounts to sign in to).
   const target = { type: "video" as const, id: "42" };
-  await interactionUnitOfWork(db).inTransaction(async (tx) => {
-    await tx.likes.add("7", target, new Date());
+  await db.transaction(async (sql) => {
+    // the like row in that layout's SQL (today's store also checks tables that did not exist then)
+    await sql.query("insert into likes (target_type, target_id, user_id) values ('video', 42, 7)");
+    const tx = { outbox: new PostgresOutboxWriter(sql) };
     await tx.outbox.append(topic, [
       likeEnvelope({ type: "LikeAdded", userId: "7", target, action: 1, at: new Date() }),
     ]);
