@@ -68,6 +68,8 @@ const userCenterSettings = z.object({
   ),
   MAIL_POLL_MS: intSetting(1000, 50),
   MAIL_MAX_ATTEMPTS: intSetting(8, 1),
+  /** A mail claimed by a dispatcher that died is taken over after this (more than a send takes: ~15 s at most). */
+  MAIL_LEASE_SECONDS: intSetting(60, 20),
   /** A burst: this many failed sign-ins of one account within the window is recorded as an anomaly. */
   ANOMALY_BURST_FAILURES: intSetting(5, 2),
 });
@@ -168,6 +170,7 @@ export const userCenterModule: ContextModule = {
               clock,
               logger,
               maxAttempts: settings.MAIL_MAX_ATTEMPTS,
+              leaseMs: settings.MAIL_LEASE_SECONDS * 1000,
             });
             return sent + failed > 0 ? { sent, failed } : undefined;
           },

@@ -9,8 +9,11 @@ import type { QueuedMail } from "./ports.ts";
 
 /** The queue as the dispatcher sees it. */
 export interface MailOutbox {
-  /** Claims messages not sent yet and due at `now` for `leaseMs` (others skip them meanwhile), oldest first. */
-  due(now: Date, limit: number, leaseMs: number): Promise<QueuedMail[]>;
+  /**
+   * Claims the oldest message not sent yet and due at `now` for `leaseMs`: another dispatcher skips it
+   * meanwhile, and takes it over once the lease ends (its dispatcher died).
+   */
+  claim(now: Date, leaseMs: number): Promise<QueuedMail | undefined>;
   markSent(id: string, at: Date): Promise<void>;
   /** Records the failure and when to try again (null: never). */
   markFailed(id: string, error: string, retryAt: Date | null): Promise<void>;
@@ -23,6 +26,8 @@ export interface MailDispatchDeps {
   readonly clock: Clock;
   readonly logger: Logger;
   readonly maxAttempts: number;
+  /** How long a claimed mail is left to its dispatcher (longer than a send can take). */
+  readonly leaseMs: number;
 }
 
 /** Sends what is due; returns how many were sent and how many failed. */
@@ -30,11 +35,12 @@ export async function dispatchMail(
   deps: MailDispatchDeps,
   limit = 50,
 ): Promise<{ sent: number; failed: number }> {
-  // The lease outlasts a batch's worst case (each send bounded by the mailer's timeouts).
-  const due = await deps.outbox.due(deps.clock.now(), limit, 10 * 60_000);
   let sent = 0;
   let failed = 0;
-  for (const mail of due) {
+  for (let n = 0; n < limit; n++) {
+    // One at a time, each under a lease that outlasts a send (bounded by the mailer's timeouts).
+    const mail = await deps.outbox.claim(deps.clock.now(), deps.leaseMs);
+    if (!mail) break;
     try {
       await deps.sender.send({ id: mail.id, to: mail.to, subject: mail.subject, text: mail.text });
       await deps.outbox.markSent(mail.id, deps.clock.now());

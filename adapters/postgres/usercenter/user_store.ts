@@ -177,18 +177,17 @@ export class PostgresMailQueue implements MailQueue, MailOutbox {
     return rows.map(toMail);
   }
 
-  async due(now: Date, limit: number, leaseMs: number): Promise<QueuedMail[]> {
-    // Claimed under a lease: another dispatcher (a worker that took over the job) skips them until it ends.
-    const rows = await this.#sql.query<MailRow>(
-      `update mail_queue set next_attempt_at = $3
-       where id in (
+  async claim(now: Date, leaseMs: number): Promise<QueuedMail | undefined> {
+    const [row] = await this.#sql.query<MailRow>(
+      `update mail_queue set next_attempt_at = $2
+       where id = (
          select id from mail_queue
          where sent_at is null and next_attempt_at is not null and next_attempt_at <= $1
-         order by next_attempt_at, id limit $2 for update skip locked)
+         order by next_attempt_at, id limit 1 for update skip locked)
        returning ${mailColumns}`,
-      [now.toISOString(), limit, new Date(now.getTime() + leaseMs).toISOString()],
+      [now.toISOString(), new Date(now.getTime() + leaseMs).toISOString()],
     );
-    return rows.map(toMail).sort((a, b) => a.createdAt.getTime() - b.createdAt.getTime());
+    return row && toMail(row);
   }
 
   async markSent(id: string, at: Date): Promise<void> {
