@@ -20,6 +20,7 @@
  */
 // deno-lint-ignore no-import-prefix
 import autocannon from "npm:autocannon@8.0.0";
+import { runSummary } from "./autocannon_result.ts";
 
 const url = Deno.env.get("API_URL") ?? "http://127.0.0.1:8080";
 const connections = Number(Deno.env.get("CONNECTIONS") ?? 10);
@@ -85,18 +86,7 @@ console.log(JSON.stringify({
   mode,
   connections,
   duration,
-  requests: result.requests.total,
-  requestsPerSecond: result.requests.average,
-  latencyMs: {
-    p50: result.latency.p50,
-    p90: result.latency.p90,
-    p99: result.latency.p99,
-    max: result.latency.max,
-    mean: result.latency.average,
-  },
-  non2xx: result.non2xx,
-  errors: result.errors,
-  timeouts: result.timeouts,
+  ...runSummary(result),
   users: tokens.length,
   ...(mode === "post"
     ? { likesSent: next - firstLike, firstLike, lastLike: next - 1 }

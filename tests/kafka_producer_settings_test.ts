@@ -5,8 +5,6 @@
  * as the broker stored it; and the time a publish the broker keeps refusing takes to fail.
  */
 import assert from "node:assert/strict";
-import net from "node:net";
-import { Kafka, logLevel } from "kafkajs";
 import {
   type Compression,
   kafkajsCompressions,
@@ -20,6 +18,7 @@ import { MessageRejectedError } from "../outbox/errors.ts";
 import type { Publisher, ReceivedMessage, Subscriber, TransportMessage } from "../outbox/ports.ts";
 import { kafkaClientCompressions } from "../bin/config.ts";
 import { env, readTopic, testLogger, testTopics, uniqueId } from "./helpers.ts";
+import { produceRequest, requestsWrittenDuring, storedBatches } from "./kafka_wire.ts";
 
 type Transport = Publisher & Subscriber & { close(): Promise<void> };
 
@@ -167,8 +166,11 @@ for (const [client, { codecs, open }] of Object.entries(clients)) {
       assert.ok(requested.length >= 1, "a Produce request for the topic");
       assert.deepEqual(requested.map((r) => r.acks), requested.map(() => acks));
       // and the broker stored the records without a producer id (-1: not idempotent)
-      const stored = await storedProducerIds(topic, 2);
-      assert.deepEqual(stored, [{ value: "a", producerId: "-1" }, { value: "b", producerId: "-1" }]);
+      const stored = await storedBatches(topic, 2);
+      assert.deepEqual(
+        stored.map((r) => ({ value: r.value, producerId: String(r.batch.producerId) })),
+        [{ value: "a", producerId: "-1" }, { value: "b", producerId: "-1" }],
+      );
     });
   }
 
@@ -196,102 +198,4 @@ for (const [client, { codecs, open }] of Object.entries(clients)) {
     assert.ok(quick < 900, `4 retries of 100 ms failed after ${quick} ms`);
     assert.ok(slow >= 2_000 && slow < 5_000, `2 retries of 1 500 ms failed after ${slow} ms`);
   });
-}
-
-/** Each record of `topic` (one partition) with the producer id of its batch, read with a throw-away group. */
-async function storedProducerIds(
-  topic: string,
-  count: number,
-): Promise<{ value: string; producerId: string }[]> {
-  const kafka = new Kafka({ brokers: env.brokers, logLevel: logLevel.NOTHING });
-  const consumer = kafka.consumer({ groupId: `producer-settings-${uniqueId()}`, maxWaitTimeInMs: 250 });
-  const records: { value: string; producerId: string }[] = [];
-  try {
-    await consumer.connect();
-    await consumer.subscribe({ topics: [topic], fromBeginning: true });
-    let enough = () => {};
-    const done = new Promise<void>((resolve) => (enough = resolve));
-    await consumer.run({
-      eachBatch: ({ batch }) => {
-        for (const message of batch.messages) {
-          // The batch facts kafkajs decodes with each record are not in its type declarations.
-          const { batchContext } = message as unknown as { batchContext: { producerId: string } };
-          records.push({ value: String(message.value), producerId: String(batchContext.producerId) });
-        }
-        if (records.length >= count) enough();
-        return Promise.resolve();
-      },
-    });
-    const timer = setTimeout(enough, 30_000);
-    await done;
-    clearTimeout(timer);
-  } finally {
-    await consumer.disconnect();
-  }
-  return records;
-}
-
-/**
- * The version, acks and first topic of a Produce request frame (size prefix removed), or undefined for another
- * request: header v1, or v2 from v9 (flexible versions), then transactional_id, acks, timeout_ms, topics.
- */
-function produceRequest(frame: Uint8Array): { acks: number; topic: string | null } | undefined {
-  const view = new DataView(frame.buffer, frame.byteOffset, frame.byteLength);
-  let at = 0;
-  const int16 = () => (at += 2, view.getInt16(at - 2));
-  const int32 = () => (at += 4, view.getInt32(at - 4));
-  const uvarint = () => {
-    let value = 0;
-    for (let shift = 0;; shift += 7) {
-      const byte = frame[at++];
-      value += (byte & 0x7f) * 2 ** shift;
-      if (byte < 0x80) return value;
-    }
-  };
-  const string = (compact: boolean) => {
-    const length = compact ? uvarint() - 1 : int16();
-    if (length < 0) return null;
-    at += length;
-    return new TextDecoder().decode(frame.subarray(at - length, at));
-  };
-  if (int16() !== 0) return undefined; // API key 0: Produce
-  const flexible = int16() >= 9;
-  int32(); // correlation id
-  string(false); // client id
-  if (flexible) { for (let tags = uvarint(); tags > 0; tags--) uvarint(), at += uvarint(); }
-  string(flexible); // transactional id
-  const acks = int16();
-  int32(); // timeout
-  const topics = flexible ? uvarint() - 1 : int32();
-  return { acks, topic: topics > 0 ? string(flexible) : null };
-}
-
-/** Every Kafka request frame this process writes to a socket during `work` (both clients use net.Socket). */
-async function requestsWrittenDuring(work: () => Promise<void>): Promise<Uint8Array[]> {
-  const frames: Uint8Array[] = [];
-  const pending = new WeakMap<object, Uint8Array>();
-  const prototype = net.Socket.prototype as unknown as { write: (...args: unknown[]) => boolean };
-  const write = prototype.write;
-  prototype.write = function (this: object, chunk: unknown, ...rest: unknown[]): boolean {
-    if (chunk instanceof Uint8Array) {
-      const before = pending.get(this) ?? new Uint8Array();
-      let bytes = new Uint8Array(before.length + chunk.length);
-      bytes.set(before);
-      bytes.set(chunk, before.length);
-      while (bytes.length >= 4) {
-        const size = new DataView(bytes.buffer, bytes.byteOffset).getInt32(0);
-        if (bytes.length < 4 + size) break;
-        frames.push(bytes.slice(4, 4 + size));
-        bytes = bytes.slice(4 + size);
-      }
-      pending.set(this, bytes);
-    }
-    return write.call(this, chunk, ...rest);
-  };
-  try {
-    await work();
-  } finally {
-    prototype.write = write;
-  }
-  return frames;
 }
