@@ -1,6 +1,7 @@
 /**
- * Run before `deno test`: checks PostgreSQL and Redis answer, and starts Kafka through deploy/ when nothing
- * answers on KAFKA_BROKERS' first address (a fresh machine has no broker running).
+ * Run before `deno test`: checks PostgreSQL and Redis answer, and starts Kafka and the MongoDB-compatible server
+ * through deploy/ when nothing answers on KAFKA_BROKERS' first address or MONGO_URL's first host (a fresh
+ * machine has neither running).
  */
 import { ensureServers } from "./servers.ts";
 
