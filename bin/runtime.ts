@@ -12,6 +12,7 @@ import { PostgresOutboxSource, purgeInbox } from "../adapters/postgres/outbox_st
 import { expectSetting, recordSetting } from "../adapters/postgres/platform_settings.ts";
 import { isInfrastructureError, type SqlClient, type SqlDatabase } from "../adapters/postgres/sql_client.ts";
 import { isRedisUnavailable } from "../adapters/redis/errors.ts";
+import { isMongoUnavailable } from "../adapters/mongo/errors.ts";
 import { type DistributedLock, type Logger, systemClock } from "../application/ports.ts";
 import type { RunningConsumer } from "../outbox/consumer.ts";
 import type { Publisher, Subscriber, TopicAdmin, TopicSpec } from "../outbox/ports.ts";
@@ -293,8 +294,10 @@ export async function startConsumerGroups(
             flushEveryMs: config.BATCH_FLUSH_MS,
             flushOnDelivery: config.BATCH_FLUSH_ON_DELIVERY,
           },
-          // An outage of the database or of Redis (a group's effect may live there) pauses; never dead-letters.
-          isInfrastructure: (error) => isInfrastructureError(error) || isRedisUnavailable(error),
+          // An outage of the database, Redis or MongoDB (a group's effect may live there) pauses; never
+          // dead-letters.
+          isInfrastructure: (error) =>
+            isInfrastructureError(error) || isRedisUnavailable(error) || isMongoUnavailable(error),
           logger,
           observer,
           stopTimeoutMs: config.SHUTDOWN_TIMEOUT_MS,

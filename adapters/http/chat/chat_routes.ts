@@ -1,0 +1,139 @@
+/**
+ * HTTP routes of chat (mounted at /chat): send (202, publish only), a conversation's history with a keyset
+ * cursor, the caller's conversations, and read markers. Only a conversation's participants reach it (403).
+ */
+import { type Context, Hono } from "hono";
+import { z } from "zod";
+import { directParticipants } from "../../../domain/chat/message.ts";
+import { parseId } from "../../../domain/shared/id.ts";
+import type { HistoryCursor, MessageStore, StoredMessage } from "../../../application/chat/ports.ts";
+import { sendMessage, type SendMessageDeps, SendRefusal } from "../../../application/chat/send_message.ts";
+import { currentUser } from "../identity.ts";
+import { problem } from "../problem.ts";
+import { traceHeaders } from "../trace.ts";
+import { jsonBody, validated } from "../validation.ts";
+
+export interface ChatRoutesDeps extends SendMessageDeps {
+  readonly store: MessageStore;
+}
+
+const sendBody = z.object({
+  to: z.union([z.string(), z.number()]),
+  content: z.string().max(20_000),
+  clientMessageId: z.string().min(1).max(100).regex(/^[A-Za-z0-9._:-]+$/, "letters, digits and . _ : - only"),
+}).strict();
+
+const historyQuery = z.object({
+  before: z.string().max(200).optional(),
+  limit: z.coerce.number().int().min(1).max(100).default(50),
+});
+
+const readBody = z.object({ upTo: z.string().max(200) }).strict();
+
+/** A history position as an opaque token: `<sentAt ms>.<message id>` in base64url. */
+export function encodeCursor(message: Pick<StoredMessage, "sentAt" | "id">): string {
+  return btoa(`${message.sentAt.getTime()}.${message.id}`).replaceAll("+", "-").replaceAll("/", "_").replace(
+    /=+$/,
+    "",
+  );
+}
+
+function decodeCursor(token: string): HistoryCursor {
+  try {
+    const [ms, id] = atob(token.replaceAll("-", "+").replaceAll("_", "/")).split(".");
+    const sentAt = new Date(Number(ms));
+    if (!/^[0-9]+$/.test(ms) || Number.isNaN(sentAt.getTime()) || !z.uuid().safeParse(id).success) throw 0;
+    return { sentAt, id };
+  } catch {
+    problem(400, "invalid-cursor", "invalid cursor", "use the `next` value of a previous page");
+  }
+}
+
+/** The caller, who must be a participant of `conversationId` (403 otherwise, 404 for an id that is none). */
+function participant(c: Context, conversationId: string): string {
+  const userId = currentUser(c);
+  const users = directParticipants(conversationId);
+  if (!users) problem(404, "unknown-conversation", "no such conversation", `"${conversationId}" is not one`);
+  if (!users.includes(userId)) problem(403, "not-a-member", "not a member of this conversation");
+  return userId;
+}
+
+function view(message: StoredMessage) {
+  return {
+    id: message.id,
+    conversationId: message.conversationId,
+    senderId: message.senderId,
+    content: message.content,
+    sentAt: message.sentAt.toISOString(),
+    /** For `before` and read markers. */
+    cursor: encodeCursor(message),
+  };
+}
+
+export function chatRoutes(deps: ChatRoutesDeps): Hono {
+  const app = new Hono();
+
+  app.post("/messages", async (c) => {
+    const senderId = currentUser(c);
+    const body = await jsonBody(c, sendBody, "invalid message");
+    const to = parseId(body.to);
+    if (!to) problem(400, "validation", "invalid message", "to: a user id", { errors: [{ field: "to" }] });
+    try {
+      const sent = await sendMessage(deps, {
+        senderId,
+        to,
+        content: body.content,
+        clientMessageId: body.clientMessageId,
+        headers: traceHeaders(c),
+      });
+      return c.json(sent, 202);
+    } catch (error) {
+      if (!(error instanceof SendRefusal)) throw error;
+      const status = error.code === "unknown-recipient" ? 404 : 400;
+      return problem(
+        status,
+        error.code === "invalid" ? "validation" : error.code,
+        "message refused",
+        error.message,
+        {
+          errors: [{ field: error.field, message: error.message }],
+        },
+      );
+    }
+  });
+
+  app.get("/conversations", async (c) => {
+    const userId = currentUser(c);
+    const items = await deps.store.conversations(userId, 50);
+    return c.json({
+      items: items.map((item) => ({
+        conversationId: item.conversationId,
+        lastMessage: view(item.lastMessage),
+        unread: item.unread,
+      })),
+    });
+  });
+
+  app.get("/conversations/:id/messages", async (c) => {
+    const conversationId = c.req.param("id");
+    participant(c, conversationId);
+    const query = validated(historyQuery, c.req.query(), "invalid history query");
+    const before = query.before === undefined ? undefined : decodeCursor(query.before);
+    const page = await deps.store.history(conversationId, { before, limit: query.limit });
+    const last = page.at(-1);
+    return c.json({
+      items: page.map(view),
+      next: page.length === query.limit && last ? encodeCursor(last) : null,
+    });
+  });
+
+  app.post("/conversations/:id/read", async (c) => {
+    const conversationId = c.req.param("id");
+    const userId = participant(c, conversationId);
+    const body = await jsonBody(c, readBody, "invalid read marker");
+    await deps.store.markRead(userId, conversationId, decodeCursor(body.upTo));
+    return c.body(null, 204);
+  });
+
+  return app;
+}

@@ -1,0 +1,76 @@
+/**
+ * Chat (seed 003): sending only publishes a `message.sent` on `message-events`; the `storage-consumer-group`
+ * stores messages in MongoDB (or, without MONGO_URL, in the platform's database) behind one message-store port.
+ * History and conversation lists read the store.
+ */
+import { Hono } from "hono";
+import { z } from "zod";
+import { messageSent } from "../../application/chat/message_event.ts";
+import type { MessageStore } from "../../application/chat/ports.ts";
+import { storeMessages } from "../../application/chat/store_messages.ts";
+import { consumerGroup, type ContextModule, withSettings } from "../context_module.ts";
+import { chatRoutes } from "../http/chat/chat_routes.ts";
+import { openMongoMessageStore } from "../mongo/chat/message_store.ts";
+import { SqlMessageStore } from "../postgres/chat/message_store.ts";
+import { chatUnitOfWork, PostgresUserDirectory } from "../postgres/chat/send_log.ts";
+
+const topic = "message-events";
+
+const chatSettings = z.object({
+  /** MongoDB for messages (`mongodb://host:27017`); unset: the platform's own database keeps them. */
+  MONGO_URL: z.string().regex(
+    /^mongodb(\+srv)?:\/\/.+/,
+    "must be a mongodb:// URL, e.g. mongodb://127.0.0.1:27017",
+  )
+    .optional(),
+  MONGO_DATABASE: z.string().regex(/^[A-Za-z0-9_-]{1,60}$/, "letters, digits, '_' and '-' only").default(
+    "chat",
+  ),
+});
+
+export const chatModule: ContextModule = {
+  name: "chat",
+  migrations: new URL("../postgres/chat/migrations/", import.meta.url),
+  topics: [{ name: topic }],
+  ...withSettings(chatSettings, (platform, settings) => {
+    const { db, clock, logger } = platform;
+    const mongo = settings.MONGO_URL
+      ? openMongoMessageStore(settings.MONGO_URL, settings.MONGO_DATABASE)
+      : undefined;
+    const store: MessageStore = mongo ?? new SqlMessageStore(db);
+    const backend = settings.MONGO_URL ? "MongoDB" : "the platform database";
+    return {
+      routes: [{
+        path: "/chat",
+        app: new Hono().route(
+          "/",
+          chatRoutes({
+            unitOfWork: chatUnitOfWork(db, platform.outbox),
+            users: new PostgresUserDirectory(db),
+            clock,
+            topic: platform.topic(topic),
+            store,
+          }),
+        ),
+      }],
+      consumers: [consumerGroup({
+        // No inbox: the store skips a message id it holds, so a redelivery stores nothing twice.
+        name: "storage-consumer-group",
+        topics: [topic],
+        handlers: { [messageSent.eventType]: storeMessages({ store, logger }) },
+        batched: true,
+        inbox: false,
+      })],
+      // Indexes speed the queries up and decide nothing (ids are unique by `_id`): MongoDB unreachable at start
+      // leaves a warning and the process serves (sends only publish; storage waits for MongoDB).
+      onStart: [async () => {
+        await mongo?.ensureIndexes();
+        return `chat messages stored in ${backend}`;
+      }],
+      onStop: [() => store.close()],
+      examples: [
+        `curl -X POST {url}/chat/messages -H "Authorization: Bearer $TOKEN" -H 'content-type: application/json' -d '{"to":"2","content":"hello","clientMessageId":"c-1"}'`,
+      ],
+    };
+  }),
+};

@@ -1,0 +1,58 @@
+/** The chat context's send log and its view of the accounts, on PostgreSQL (server or PGlite). */
+import type { UnitOfWork } from "../../../application/ports.ts";
+import type { ChatTx, SendLog, UserDirectory } from "../../../application/chat/ports.ts";
+import { type OutboxSettings, PostgresOutboxWriter } from "../outbox_store.ts";
+import type { SqlClient } from "../sql_client.ts";
+import { sqlUnitOfWork } from "../unit_of_work.ts";
+
+export class PostgresSendLog implements SendLog {
+  readonly #sql: SqlClient;
+
+  constructor(sql: SqlClient) {
+    this.#sql = sql;
+  }
+
+  async record(
+    send: { senderId: string; clientMessageId: string; messageId: string; conversationId: string },
+  ): Promise<boolean> {
+    const rows = await this.#sql.query(
+      `insert into chat_sends (sender_id, client_message_id, message_id, conversation_id) values ($1, $2, $3, $4)
+       on conflict do nothing returning 1`,
+      [send.senderId, send.clientMessageId, send.messageId, send.conversationId],
+    );
+    return rows.length > 0;
+  }
+
+  async find(senderId: string, clientMessageId: string) {
+    const [row] = await this.#sql.query<{ message_id: string; conversation_id: string }>(
+      "select message_id::text, conversation_id from chat_sends where sender_id = $1 and client_message_id = $2",
+      [senderId, clientMessageId],
+    );
+    return row && { messageId: row.message_id, conversationId: row.conversation_id };
+  }
+}
+
+/**
+ * Active accounts, read from the user center's table in the same database (a published read model would
+ * replace this query if the contexts ever had databases of their own).
+ */
+export class PostgresUserDirectory implements UserDirectory {
+  readonly #sql: SqlClient;
+
+  constructor(sql: SqlClient) {
+    this.#sql = sql;
+  }
+
+  async isActiveUser(userId: string): Promise<boolean> {
+    const rows = await this.#sql.query("select 1 from users where id = $1 and status = 'active'", [userId]);
+    return rows.length > 0;
+  }
+}
+
+/** The send transaction: the send log and the outbox. */
+export function chatUnitOfWork(db: SqlClient, outbox: OutboxSettings = {}): UnitOfWork<ChatTx> {
+  return sqlUnitOfWork(
+    db,
+    (tx) => ({ sends: new PostgresSendLog(tx), outbox: new PostgresOutboxWriter(tx, outbox) }),
+  );
+}
