@@ -4,7 +4,7 @@
  * retry with the same `clientMessageId` gets the same message back and records nothing more.
  */
 import { v7 as uuidv7 } from "uuid";
-import { contentProblem, directConversationId, recipientProblem } from "../../domain/chat/message.ts";
+import { contentProblem, directConversationId, recipientProblem } from "../../domain/chat/conversation.ts";
 import type { Clock, UnitOfWork } from "../ports.ts";
 import { messageEnvelope } from "./message_event.ts";
 import type { ChatTx, UserDirectory } from "./ports.ts";

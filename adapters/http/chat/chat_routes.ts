@@ -4,7 +4,7 @@
  */
 import { type Context, Hono } from "hono";
 import { z } from "zod";
-import { directParticipants } from "../../../domain/chat/message.ts";
+import { directParticipants } from "../../../domain/chat/conversation.ts";
 import { parseId } from "../../../domain/shared/id.ts";
 import type { HistoryCursor, MessageStore, StoredMessage } from "../../../application/chat/ports.ts";
 import { sendMessage, type SendMessageDeps, SendRefusal } from "../../../application/chat/send_message.ts";

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { contentProblem, directConversationId, directParticipants, maxContentChars } from "./message.ts";
+import { contentProblem, directConversationId, directParticipants, maxContentChars } from "./conversation.ts";
 
 Deno.test("a direct conversation has one id whoever writes first, and gives its two users back", () => {
   assert.equal(directConversationId("7", "12"), "dm:7:12");
