@@ -54,7 +54,11 @@ export function bearerAuthenticator(
 ): Authenticator {
   return {
     async authenticate(c) {
-      const header = c.req.header("authorization");
+      // A browser cannot set headers on a WebSocket: its upgrade request may carry the token as ?access_token=.
+      const queryToken = c.req.header("upgrade")?.toLowerCase() === "websocket"
+        ? c.req.query("access_token")
+        : undefined;
+      const header = c.req.header("authorization") ?? (queryToken ? `Bearer ${queryToken}` : undefined);
       if (header === undefined || header === "") return undefined;
       const match = /^Bearer +([A-Za-z0-9._~+/=-]+)$/i.exec(header);
       if (!match) unauthenticated("send Authorization: Bearer <access token>");

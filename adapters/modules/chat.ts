@@ -1,18 +1,24 @@
 /**
  * Chat (seed 003): sending only publishes a `message.sent` on `message-events`; the `storage-consumer-group`
- * stores messages in MongoDB (or, without MONGO_URL, in the platform's database) behind one message-store port.
- * History and conversation lists read the store.
+ * stores messages in MongoDB (or, without MONGO_URL, in the platform's database) behind one message-store port,
+ * and the `push-consumer-group` pushes them to the participants' WebSockets in every API process (through a
+ * bus: Redis pub/sub, or memory in one process). History and conversation lists read the store.
  */
 import { Hono } from "hono";
 import { z } from "zod";
 import { messageSent } from "../../application/chat/message_event.ts";
 import type { MessageStore } from "../../application/chat/ports.ts";
+import { pushMessages } from "../../application/chat/push_messages.ts";
 import { storeMessages } from "../../application/chat/store_messages.ts";
 import { consumerGroup, type ContextModule, withSettings } from "../context_module.ts";
 import { chatRoutes } from "../http/chat/chat_routes.ts";
+import { SocketHub } from "../http/chat/hub.ts";
+import { MemoryPushBus } from "../memory/chat/push_bus.ts";
 import { openMongoMessageStore } from "../mongo/chat/message_store.ts";
 import { SqlMessageStore } from "../postgres/chat/message_store.ts";
 import { chatUnitOfWork, PostgresUserDirectory } from "../postgres/chat/send_log.ts";
+import { RedisPushBus } from "../redis/chat/push_bus.ts";
+import { intSetting } from "../settings.ts";
 
 const topic = "message-events";
 
@@ -21,11 +27,12 @@ const chatSettings = z.object({
   MONGO_URL: z.string().regex(
     /^mongodb(\+srv)?:\/\/.+/,
     "must be a mongodb:// URL, e.g. mongodb://127.0.0.1:27017",
-  )
-    .optional(),
+  ).optional(),
   MONGO_DATABASE: z.string().regex(/^[A-Za-z0-9_-]{1,60}$/, "letters, digits, '_' and '-' only").default(
     "chat",
   ),
+  /** A WebSocket with more unsent data than this is closed (4008): a slow client never holds the others. */
+  CHAT_SOCKET_MAX_BUFFERED_BYTES: intSetting(1_048_576, 1_024),
 });
 
 export const chatModule: ContextModule = {
@@ -39,6 +46,12 @@ export const chatModule: ContextModule = {
       : undefined;
     const store: MessageStore = mongo ?? new SqlMessageStore(db);
     const backend = settings.MONGO_URL ? "MongoDB" : "the platform database";
+    // Pushes reach every API process through the bus; each writes to the sockets it holds.
+    const bus = platform.redis
+      ? new RedisPushBus(platform.redis, platform.topic("chat-push"))
+      : new MemoryPushBus();
+    const hub = new SocketHub({ maxBufferedBytes: settings.CHAT_SOCKET_MAX_BUFFERED_BYTES });
+    let unsubscribe: (() => Promise<void>) | undefined;
     return {
       routes: [{
         path: "/chat",
@@ -50,24 +63,41 @@ export const chatModule: ContextModule = {
             clock,
             topic: platform.topic(topic),
             store,
+            hub,
           }),
         ),
       }],
-      consumers: [consumerGroup({
-        // No inbox: the store skips a message id it holds, so a redelivery stores nothing twice.
-        name: "storage-consumer-group",
-        topics: [topic],
-        handlers: { [messageSent.eventType]: storeMessages({ store, logger }) },
-        batched: true,
-        inbox: false,
-      })],
+      consumers: [
+        consumerGroup({
+          // No inbox: the store skips a message id it holds, so a redelivery stores nothing twice.
+          name: "storage-consumer-group",
+          topics: [topic],
+          handlers: { [messageSent.eventType]: storeMessages({ store, logger }) },
+          batched: true,
+          inbox: false,
+        }),
+        consumerGroup({
+          // At least once, no inbox: clients drop a message id they already show.
+          name: "push-consumer-group",
+          topics: [topic],
+          handlers: { [messageSent.eventType]: pushMessages({ bus }) },
+          batched: false,
+          inbox: false,
+        }),
+      ],
       // Indexes speed the queries up and decide nothing (ids are unique by `_id`): MongoDB unreachable at start
       // leaves a warning and the process serves (sends only publish; storage waits for MongoDB).
       onStart: [async () => {
+        unsubscribe = await bus.subscribe((delivery) => hub.deliver(delivery));
+        return "chat push subscribed";
+      }, async () => {
         await mongo?.ensureIndexes();
         return `chat messages stored in ${backend}`;
       }],
-      onStop: [() => store.close()],
+      onStop: [async () => {
+        hub.closeAll();
+        await unsubscribe?.();
+      }, () => store.close()],
       examples: [
         `curl -X POST {url}/chat/messages -H "Authorization: Bearer $TOKEN" -H 'content-type: application/json' -d '{"to":"2","content":"hello","clientMessageId":"c-1"}'`,
       ],

@@ -75,3 +75,20 @@ export interface ChatTx {
 export interface UserDirectory {
   isActiveUser(userId: string): Promise<boolean>;
 }
+
+/** A frame for some users' open WebSockets, wherever they are connected. */
+export interface PushDelivery {
+  readonly userIds: readonly string[];
+  /** The frame as sent to each socket (JSON text). */
+  readonly frame: string;
+}
+
+/**
+ * Routes pushes to the API processes: the push group publishes each delivery once; every API process receives
+ * it and writes it to the sockets it holds for those users (Redis pub/sub, or memory in one process).
+ */
+export interface PushBus {
+  publish(delivery: PushDelivery): Promise<void>;
+  /** Calls `deliver` for every delivery from now on; resolves to a function that stops it. */
+  subscribe(deliver: (delivery: PushDelivery) => void): Promise<() => Promise<void>>;
+}

@@ -9,13 +9,29 @@ import { parseId } from "../../../domain/shared/id.ts";
 import type { HistoryCursor, MessageStore, StoredMessage } from "../../../application/chat/ports.ts";
 import { sendMessage, type SendMessageDeps, SendRefusal } from "../../../application/chat/send_message.ts";
 import { currentUser } from "../identity.ts";
+import { SocketHub } from "./hub.ts";
 import { problem } from "../problem.ts";
 import { traceHeaders } from "../trace.ts";
 import { jsonBody, validated } from "../validation.ts";
 
 export interface ChatRoutesDeps extends SendMessageDeps {
   readonly store: MessageStore;
+  /** The WebSockets of this process (live push). */
+  readonly hub: SocketHub;
 }
+
+const sendFrame = z.object({
+  type: z.literal("send"),
+  to: z.union([z.string(), z.number()]),
+  content: z.string().max(20_000),
+  clientMessageId: z.string().min(1).max(100).regex(/^[A-Za-z0-9._:-]+$/),
+}).strict();
+const readFrame = z.object({
+  type: z.literal("read"),
+  conversationId: z.string().max(200),
+  upTo: z.string().max(200),
+})
+  .strict();
 
 const sendBody = z.object({
   to: z.union([z.string(), z.number()]),
@@ -134,6 +150,70 @@ export function chatRoutes(deps: ChatRoutesDeps): Hono {
     await deps.store.markRead(userId, conversationId, decodeCursor(body.upTo));
     return c.body(null, 204);
   });
+
+  // Live push and sending over one socket: `send` → `ack` (or `error`), `read` → `ack`; every message frame
+  // carries its id, so a client drops one it already shows (pushes are at least once).
+  app.get("/ws", (c) => {
+    const userId = currentUser(c);
+    if (c.req.header("upgrade")?.toLowerCase() !== "websocket") {
+      problem(426, "upgrade-required", "WebSocket only", "connect with a WebSocket client", {}, {
+        upgrade: "websocket",
+      });
+    }
+    const { socket, response } = Deno.upgradeWebSocket(c.req.raw);
+    deps.hub.attach(userId, socket);
+    const reply = (frame: Record<string, unknown>) => {
+      if (socket.readyState === WebSocket.OPEN) socket.send(JSON.stringify(frame));
+    };
+    socket.onmessage = (event) => {
+      void onFrame(userId, event.data, reply).catch((error) =>
+        reply({ type: "error", error: error instanceof Error ? error.message : String(error) })
+      );
+    };
+    return response;
+  });
+
+  async function onFrame(userId: string, data: unknown, reply: (frame: Record<string, unknown>) => void) {
+    let json: unknown;
+    try {
+      json = typeof data === "string" && data.length <= 65_536 ? JSON.parse(data) : undefined;
+    } catch { /* reported below */ }
+    const kind = (json as { type?: unknown } | undefined)?.type;
+    if (kind === "send") {
+      const frame = sendFrame.safeParse(json);
+      const to = frame.success ? parseId(frame.data.to) : undefined;
+      if (!frame.success || !to) return reply({ type: "error", error: "malformed send frame" });
+      try {
+        const sent = await sendMessage(deps, {
+          senderId: userId,
+          to,
+          content: frame.data.content,
+          clientMessageId: frame.data.clientMessageId,
+        });
+        return reply({ type: "ack", clientMessageId: frame.data.clientMessageId, ...sent });
+      } catch (error) {
+        if (!(error instanceof SendRefusal)) throw error;
+        return reply({ type: "error", clientMessageId: frame.data.clientMessageId, error: error.message });
+      }
+    }
+    if (kind === "read") {
+      const frame = readFrame.safeParse(json);
+      if (!frame.success) return reply({ type: "error", error: "malformed read frame" });
+      const users = directParticipants(frame.data.conversationId);
+      if (!users?.includes(userId)) {
+        return reply({ type: "error", error: "not a member of this conversation" });
+      }
+      let upTo: HistoryCursor;
+      try {
+        upTo = decodeCursor(frame.data.upTo);
+      } catch {
+        return reply({ type: "error", error: "invalid cursor" });
+      }
+      await deps.store.markRead(userId, frame.data.conversationId, upTo);
+      return reply({ type: "ack", read: frame.data.conversationId });
+    }
+    reply({ type: "error", error: "malformed frame: send {type: send|read, ...}" });
+  }
 
   return app;
 }
