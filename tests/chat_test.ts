@@ -19,10 +19,12 @@ async function chatStack() {
   const consumers = await likeConsumerFor(db, topic, api.redisHandle, { settings });
   const users = await signedIn(db, [1, 2, 3]);
   const as = (id: number) => users.get(String(id))!;
+  const adminHeaders = async () => (await signedIn(db, [900], { role: "admin" })).get("900")!;
   return {
     db,
     prefix,
     as,
+    adminHeaders,
     send: async (from: number, body: Record<string, unknown>) => {
       const response = await api.app.request("/chat/messages", {
         method: "POST",
@@ -154,4 +156,32 @@ Deno.test("outsiders and bad input: 403 for another pair's conversation, 404 unk
   assert.equal(anonymous.status, 401);
   assert.equal((await s.request("/chat/conversations")).status, 401);
   assert.equal((await s.db.query("select 1 from chat_sends")).length, 1);
+});
+
+Deno.test("the audit group records who wrote when and how much, never the content; administrators read it", async () => {
+  await using s = await chatStack();
+  const admin = await s.adminHeaders();
+  assert.equal((await s.send(1, { to: 2, content: "secret plans ✓", clientMessageId: "a-1" })).status, 202);
+  assert.equal((await s.send(2, { to: 1, content: "ok", clientMessageId: "a-2" })).status, 202);
+
+  const records = await eventually(
+    async () => {
+      const response = await s.request("/chat/audit?conversationId=dm:1:2", { headers: admin });
+      return (await response.json()).items as Record<string, unknown>[];
+    },
+    (items) => items?.length === 2,
+    { what: "two audit records" },
+  );
+  assert.deepEqual(records.map((r) => [r.senderId, r.contentBytes, r.recipients]), [["2", 2, 1], [
+    "1",
+    16,
+    1,
+  ]]);
+  assert.doesNotMatch(JSON.stringify(records), /secret/);
+  const bySender = await (await s.request("/chat/audit?senderId=1", { headers: admin })).json();
+  assert.equal(bySender.items.length, 1);
+
+  // users are not administrators
+  assert.equal((await s.request("/chat/audit", { headers: s.as(1) })).status, 403);
+  assert.equal((await s.request("/chat/audit")).status, 401);
 });

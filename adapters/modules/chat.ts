@@ -16,7 +16,10 @@ import { SocketHub } from "../http/chat/hub.ts";
 import { MemoryPushBus } from "../memory/chat/push_bus.ts";
 import { openMongoMessageStore } from "../mongo/chat/message_store.ts";
 import { SqlMessageStore } from "../postgres/chat/message_store.ts";
-import { chatUnitOfWork, PostgresUserDirectory } from "../postgres/chat/send_log.ts";
+import { chatUnitOfWork, PostgresAuditLog, PostgresUserDirectory } from "../postgres/chat/send_log.ts";
+import { auditMessages } from "../../application/chat/audit_messages.ts";
+import { auditRoutes } from "../http/chat/audit_routes.ts";
+import { requireAdmin } from "../http/identity.ts";
 import { RedisPushBus } from "../redis/chat/push_bus.ts";
 import { intSetting } from "../settings.ts";
 
@@ -52,8 +55,12 @@ export const chatModule: ContextModule = {
       : new MemoryPushBus();
     const hub = new SocketHub({ maxBufferedBytes: settings.CHAT_SOCKET_MAX_BUFFERED_BYTES });
     let unsubscribe: (() => Promise<void>) | undefined;
+    const audit = new PostgresAuditLog(db);
     return {
       routes: [{
+        path: "/chat/audit",
+        app: new Hono().use(requireAdmin).route("/", auditRoutes({ audit })),
+      }, {
         path: "/chat",
         app: new Hono().route(
           "/",
@@ -82,6 +89,14 @@ export const chatModule: ContextModule = {
           topics: [topic],
           handlers: { [messageSent.eventType]: pushMessages({ bus }) },
           batched: false,
+          inbox: false,
+        }),
+        consumerGroup({
+          // Seed 001's audit-log consumer of chat events: one record per message, idempotent by its id.
+          name: "chat-audit-group",
+          topics: [topic],
+          handlers: { [messageSent.eventType]: auditMessages({ audit }) },
+          batched: true,
           inbox: false,
         }),
       ],

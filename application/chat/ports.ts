@@ -92,3 +92,21 @@ export interface PushBus {
   /** Calls `deliver` for every delivery from now on; resolves to a function that stops it. */
   subscribe(deliver: (delivery: PushDelivery) => void): Promise<() => Promise<void>>;
 }
+
+/** One audit record: never the content. */
+export interface AuditRecord {
+  readonly messageId: string;
+  readonly conversationId: string;
+  readonly senderId: string;
+  readonly recipients: number;
+  readonly contentBytes: number;
+  readonly sentAt: Date;
+}
+
+/** The append-only audit log of messages. */
+export interface AuditLog {
+  /** Appends the records not there yet (by message id); returns how many were new. */
+  append(records: readonly AuditRecord[]): Promise<number>;
+  /** The newest records first, filtered by sender or conversation. */
+  query(filter: { senderId?: string; conversationId?: string; limit: number }): Promise<AuditRecord[]>;
+}

@@ -1,6 +1,12 @@
 /** The chat context's send log and its view of the accounts, on PostgreSQL (server or PGlite). */
 import type { UnitOfWork } from "../../../application/ports.ts";
-import type { ChatTx, SendLog, UserDirectory } from "../../../application/chat/ports.ts";
+import type {
+  AuditLog,
+  AuditRecord,
+  ChatTx,
+  SendLog,
+  UserDirectory,
+} from "../../../application/chat/ports.ts";
 import { type OutboxSettings, PostgresOutboxWriter } from "../outbox_store.ts";
 import type { SqlClient } from "../sql_client.ts";
 import { sqlUnitOfWork } from "../unit_of_work.ts";
@@ -55,4 +61,55 @@ export function chatUnitOfWork(db: SqlClient, outbox: OutboxSettings = {}): Unit
     db,
     (tx) => ({ sends: new PostgresSendLog(tx), outbox: new PostgresOutboxWriter(tx, outbox) }),
   );
+}
+
+/** The chat audit log on PostgreSQL. */
+export class PostgresAuditLog implements AuditLog {
+  readonly #sql: SqlClient;
+
+  constructor(sql: SqlClient) {
+    this.#sql = sql;
+  }
+
+  async append(records: readonly AuditRecord[]): Promise<number> {
+    if (records.length === 0) return 0;
+    const rows = await this.#sql.query(
+      `insert into chat_audit (message_id, conversation_id, sender_id, recipients, content_bytes, sent_at)
+       select * from unnest($1::uuid[], $2::text[], $3::bigint[], $4::int[], $5::int[], $6::timestamptz[])
+       on conflict do nothing returning 1`,
+      [
+        records.map((r) => r.messageId),
+        records.map((r) => r.conversationId),
+        records.map((r) => r.senderId),
+        records.map((r) => r.recipients),
+        records.map((r) => r.contentBytes),
+        records.map((r) => r.sentAt.toISOString()),
+      ],
+    );
+    return rows.length;
+  }
+
+  async query(filter: { senderId?: string; conversationId?: string; limit: number }): Promise<AuditRecord[]> {
+    const rows = await this.#sql.query<{
+      message_id: string;
+      conversation_id: string;
+      sender_id: string;
+      recipients: number;
+      content_bytes: number;
+      sent_at: Date | string;
+    }>(
+      `select message_id::text, conversation_id, sender_id::text, recipients, content_bytes, sent_at from chat_audit
+       where ($1::bigint is null or sender_id = $1::bigint) and ($2::text is null or conversation_id = $2)
+       order by sent_at desc, message_id desc limit $3`,
+      [filter.senderId ?? null, filter.conversationId ?? null, filter.limit],
+    );
+    return rows.map((r) => ({
+      messageId: r.message_id,
+      conversationId: r.conversation_id,
+      senderId: r.sender_id,
+      recipients: r.recipients,
+      contentBytes: r.content_bytes,
+      sentAt: new Date(r.sent_at),
+    }));
+  }
 }
