@@ -185,3 +185,77 @@ Deno.test("the audit group records who wrote when and how much, never the conten
   assert.equal((await s.request("/chat/audit", { headers: s.as(1) })).status, 403);
   assert.equal((await s.request("/chat/audit")).status, 401);
 });
+
+Deno.test("groups: only members post and read; the owner adds members; a member leaves; others get 403", async () => {
+  await using s = await chatStack();
+  const created = await s.request("/chat/groups", {
+    method: "POST",
+    headers: { ...json, ...s.as(1) },
+    body: JSON.stringify({ name: "friends", members: [2] }),
+  });
+  assert.equal(created.status, 201);
+  const group = await created.json();
+  assert.match(group.conversationId, /^g:/);
+  assert.deepEqual(group.members, ["1", "2"]);
+  const history = (user: number) => s.get(user, `/chat/conversations/${group.conversationId}/messages`);
+
+  // a stranger can neither post nor read, and nothing is published for them
+  const stranger = await s.send(3, {
+    to: group.conversationId,
+    content: "let me in",
+    clientMessageId: "g-0",
+  });
+  assert.equal(stranger.status, 403);
+  assert.equal((await history(3)).status, 403);
+
+  // members post; the message is stored for the group
+  assert.equal(
+    (await s.send(2, { to: group.conversationId, content: "hi all", clientMessageId: "g-1" })).status,
+    202,
+  );
+  await eventually(() => history(1), (page) => page.body.items?.length === 1, { what: "the group message" });
+
+  // only the owner adds: 2 cannot add 3, 1 can
+  const add = (by: number) =>
+    s.request(`/chat/groups/${group.conversationId}/members`, {
+      method: "POST",
+      headers: { ...json, ...s.as(by) },
+      body: JSON.stringify({ userId: 3 }),
+    });
+  assert.equal((await add(2)).status, 403);
+  const added = await add(1);
+  assert.equal(added.status, 200);
+  assert.deepEqual((await added.json()).members.sort(), ["1", "2", "3"]);
+  assert.equal((await history(3)).status, 200, "a new member reads the history");
+  assert.equal(
+    (await s.send(3, { to: group.conversationId, content: "thanks", clientMessageId: "g-2" })).status,
+    202,
+  );
+
+  // a member removes themself; afterwards the group is closed to them
+  const left = await s.request(`/chat/groups/${group.conversationId}/members/3`, {
+    method: "DELETE",
+    headers: s.as(3),
+  });
+  assert.equal(left.status, 200);
+  assert.equal((await history(3)).status, 403);
+  assert.equal(
+    (await s.send(3, { to: group.conversationId, content: "still here?", clientMessageId: "g-3" })).status,
+    403,
+  );
+
+  // and unknown groups or members are refused
+  assert.equal(
+    (await s.send(1, { to: "g:01a23418-4bd2-7276-a03c-ad2553e46d08", content: "x", clientMessageId: "g-4" }))
+      .status,
+    404,
+  );
+  const unknownMember = await s.request("/chat/groups", {
+    method: "POST",
+    headers: { ...json, ...s.as(1) },
+    body: JSON.stringify({ name: "ghosts", members: [999] }),
+  });
+  assert.equal(unknownMember.status, 404);
+  const sends = await s.db.query<{ n: number }>("select count(*)::int as n from chat_sends");
+  assert.equal(sends[0].n, 2, "only the members' two sends were recorded");
+});

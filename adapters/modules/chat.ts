@@ -16,7 +16,12 @@ import { SocketHub } from "../http/chat/hub.ts";
 import { MemoryPushBus } from "../memory/chat/push_bus.ts";
 import { openMongoMessageStore } from "../mongo/chat/message_store.ts";
 import { SqlMessageStore } from "../postgres/chat/message_store.ts";
-import { chatUnitOfWork, PostgresAuditLog, PostgresUserDirectory } from "../postgres/chat/send_log.ts";
+import {
+  chatUnitOfWork,
+  PostgresAuditLog,
+  PostgresGroups,
+  PostgresUserDirectory,
+} from "../postgres/chat/send_log.ts";
 import { auditMessages } from "../../application/chat/audit_messages.ts";
 import { auditRoutes } from "../http/chat/audit_routes.ts";
 import { requireAdmin } from "../http/identity.ts";
@@ -71,6 +76,7 @@ export const chatModule: ContextModule = {
             topic: platform.topic(topic),
             store,
             hub,
+            groups: new PostgresGroups(db),
           }),
         ),
       }],

@@ -65,15 +65,31 @@ export interface SendLog {
   ): Promise<{ messageId: string; conversationId: string } | undefined>;
 }
 
-/** The send transaction: the send log and the outbox (nothing that needs MongoDB). */
+/** Groups and their members (PostgreSQL: written with the group's events). */
+export interface Groups {
+  create(
+    group: { conversationId: string; name: string; ownerId: string; members: readonly string[] },
+  ): Promise<void>;
+  /** The group's owner and members, or undefined when there is no such group. */
+  find(conversationId: string): Promise<{ name: string; ownerId: string; members: string[] } | undefined>;
+  /** Adds members; returns those who were not members yet. */
+  add(conversationId: string, userIds: readonly string[]): Promise<string[]>;
+  /** Removes a member; false when they were not one. */
+  remove(conversationId: string, userId: string): Promise<boolean>;
+}
+
+/** The send transaction: the send log, groups, and the outbox (nothing that needs MongoDB). */
 export interface ChatTx {
   readonly sends: SendLog;
+  readonly groups: Groups;
   readonly outbox: OutboxWriter;
 }
 
 /** Who can receive messages: active accounts (read from the user center's accounts). */
 export interface UserDirectory {
   isActiveUser(userId: string): Promise<boolean>;
+  /** Those of `userIds` that are not active accounts. */
+  unknownUsers(userIds: readonly string[]): Promise<string[]>;
 }
 
 /** A frame for some users' open WebSockets, wherever they are connected. */

@@ -4,7 +4,12 @@
  * retry with the same `clientMessageId` gets the same message back and records nothing more.
  */
 import { v7 as uuidv7 } from "uuid";
-import { contentProblem, directConversationId, recipientProblem } from "../../domain/chat/conversation.ts";
+import {
+  contentProblem,
+  directConversationId,
+  isGroupId,
+  recipientProblem,
+} from "../../domain/chat/conversation.ts";
 import type { Clock, UnitOfWork } from "../ports.ts";
 import { messageEnvelope } from "./message_event.ts";
 import type { ChatTx, UserDirectory } from "./ports.ts";
@@ -15,6 +20,11 @@ export interface SendMessageDeps {
   readonly clock: Clock;
   /** Topic of message events (seed: `message-events`). */
   readonly topic: string;
+}
+
+/** The sender may not post to this conversation (a 403). */
+export class NotAMemberError extends Error {
+  override readonly name = "NotAMemberError";
 }
 
 /** An expected refusal; the HTTP layer maps each code to its status. */
@@ -40,14 +50,25 @@ export async function sendMessage(
 ): Promise<{ messageId: string; conversationId: string; duplicate: boolean }> {
   const problem = contentProblem(request.content);
   if (problem) throw new SendRefusal("invalid", "content", problem);
-  const self = recipientProblem(request.senderId, request.to);
-  if (self) throw new SendRefusal("invalid", "to", self);
-  if (!(await deps.users.isActiveUser(request.to))) {
-    throw new SendRefusal("unknown-recipient", "to", `no user ${request.to} to write to`);
+  const toGroup = isGroupId(request.to);
+  if (!toGroup) {
+    const self = recipientProblem(request.senderId, request.to);
+    if (self) throw new SendRefusal("invalid", "to", self);
+    if (!(await deps.users.isActiveUser(request.to))) {
+      throw new SendRefusal("unknown-recipient", "to", `no user ${request.to} to write to`);
+    }
   }
-  const conversationId = directConversationId(request.senderId, request.to);
+  const conversationId = toGroup ? request.to : directConversationId(request.senderId, request.to);
   const messageId = uuidv7();
   return await deps.unitOfWork.inTransaction(async (tx) => {
+    // The participants as of this send: a group's members now (only a member may post).
+    let participants = [request.senderId, request.to];
+    if (toGroup) {
+      const group = await tx.groups.find(conversationId);
+      if (!group) throw new SendRefusal("unknown-recipient", "to", "no such group");
+      if (!group.members.includes(request.senderId)) throw new NotAMemberError("not a member of this group");
+      participants = group.members;
+    }
     const fresh = await tx.sends.record({
       senderId: request.senderId,
       clientMessageId: request.clientMessageId,
@@ -64,7 +85,7 @@ export async function sendMessage(
         id: messageId,
         conversationId,
         senderId: request.senderId,
-        participants: [request.senderId, request.to],
+        participants,
         content: request.content,
         sentAt: deps.clock.now(),
         clientMessageId: request.clientMessageId,

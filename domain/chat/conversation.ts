@@ -31,3 +31,21 @@ export function contentProblem(content: string): string | undefined {
 export function recipientProblem(sender: string, recipient: string): string | undefined {
   return sender === recipient ? "write to another user" : undefined;
 }
+
+/** Largest group, its owner included. */
+export const maxGroupMembers = 100;
+
+/** Whether `conversationId` names a group (`g:<uuid>`). */
+export function isGroupId(conversationId: string): boolean {
+  return /^g:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/.test(conversationId);
+}
+
+/** Why a group cannot be created with this name and these members (the owner aside), or undefined. */
+export function groupProblem(name: string, members: readonly string[]): string | undefined {
+  if (name.trim().length === 0 || [...name].length > 100) return "name: 1 to 100 characters";
+  if (members.length === 0) return "members: at least one other user";
+  if (new Set(members).size + 1 > maxGroupMembers) {
+    return `members: at most ${maxGroupMembers} with the owner`;
+  }
+  return undefined;
+}

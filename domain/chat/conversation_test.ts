@@ -1,5 +1,13 @@
 import assert from "node:assert/strict";
-import { contentProblem, directConversationId, directParticipants, maxContentChars } from "./conversation.ts";
+import {
+  contentProblem,
+  directConversationId,
+  directParticipants,
+  groupProblem,
+  isGroupId,
+  maxContentChars,
+  maxGroupMembers,
+} from "./conversation.ts";
 
 Deno.test("a direct conversation has one id whoever writes first, and gives its two users back", () => {
   assert.equal(directConversationId("7", "12"), "dm:7:12");
@@ -18,4 +26,16 @@ Deno.test("content: not blank, at most the limit in code points, no NUL", () => 
   assert.ok(contentProblem("   \n"));
   assert.ok(contentProblem("x".repeat(maxContentChars + 1)));
   assert.ok(contentProblem("a\u0000b"));
+});
+
+Deno.test("group ids and group rules", () => {
+  assert.equal(isGroupId("g:01a23418-4bd2-7276-a03c-ad2553e46d08"), true);
+  for (const bad of ["g:", "g:not-a-uuid", "dm:1:2", "G:01a23418-4bd2-7276-a03c-ad2553e46d08"]) {
+    assert.equal(isGroupId(bad), false, bad);
+  }
+  assert.equal(groupProblem("friends", ["2", "3"]), undefined);
+  assert.ok(groupProblem(" ", ["2"]));
+  assert.ok(groupProblem("x".repeat(101), ["2"]));
+  assert.ok(groupProblem("friends", []));
+  assert.ok(groupProblem("crowd", Array.from({ length: maxGroupMembers }, (_, i) => String(i + 2))));
 });

@@ -4,10 +4,16 @@
  */
 import { type Context, Hono } from "hono";
 import { z } from "zod";
-import { directParticipants } from "../../../domain/chat/conversation.ts";
+import { isGroupId } from "../../../domain/chat/conversation.ts";
+import { changeMembers, conversationMembers, createGroup } from "../../../application/chat/groups.ts";
 import { parseId } from "../../../domain/shared/id.ts";
-import type { HistoryCursor, MessageStore, StoredMessage } from "../../../application/chat/ports.ts";
-import { sendMessage, type SendMessageDeps, SendRefusal } from "../../../application/chat/send_message.ts";
+import type { Groups, HistoryCursor, MessageStore, StoredMessage } from "../../../application/chat/ports.ts";
+import {
+  NotAMemberError,
+  sendMessage,
+  type SendMessageDeps,
+  SendRefusal,
+} from "../../../application/chat/send_message.ts";
 import { currentUser } from "../identity.ts";
 import { SocketHub } from "./hub.ts";
 import { problem } from "../problem.ts";
@@ -16,6 +22,8 @@ import { jsonBody, validated } from "../validation.ts";
 
 export interface ChatRoutesDeps extends SendMessageDeps {
   readonly store: MessageStore;
+  /** Group membership reads (outside a transaction). */
+  readonly groups: Pick<Groups, "find">;
   /** The WebSockets of this process (live push). */
   readonly hub: SocketHub;
 }
@@ -66,12 +74,21 @@ function decodeCursor(token: string): HistoryCursor {
 }
 
 /** The caller, who must be a participant of `conversationId` (403 otherwise, 404 for an id that is none). */
-function participant(c: Context, conversationId: string): string {
+async function participant(
+  c: Context,
+  groups: Pick<Groups, "find">,
+  conversationId: string,
+): Promise<string> {
   const userId = currentUser(c);
-  const users = directParticipants(conversationId);
+  const users = await conversationMembers(groups, conversationId);
   if (!users) problem(404, "unknown-conversation", "no such conversation", `"${conversationId}" is not one`);
   if (!users.includes(userId)) problem(403, "not-a-member", "not a member of this conversation");
   return userId;
+}
+
+/** A recipient: a user id, or a group's conversation id. */
+function recipient(raw: unknown): string | undefined {
+  return typeof raw === "string" && isGroupId(raw) ? raw : parseId(raw);
 }
 
 function view(message: StoredMessage) {
@@ -92,8 +109,12 @@ export function chatRoutes(deps: ChatRoutesDeps): Hono {
   app.post("/messages", async (c) => {
     const senderId = currentUser(c);
     const body = await jsonBody(c, sendBody, "invalid message");
-    const to = parseId(body.to);
-    if (!to) problem(400, "validation", "invalid message", "to: a user id", { errors: [{ field: "to" }] });
+    const to = recipient(body.to);
+    if (!to) {
+      problem(400, "validation", "invalid message", "to: a user id or a group's conversation id", {
+        errors: [{ field: "to", message: "a user id or a group's conversation id" }],
+      });
+    }
     try {
       const sent = await sendMessage(deps, {
         senderId,
@@ -104,6 +125,7 @@ export function chatRoutes(deps: ChatRoutesDeps): Hono {
       });
       return c.json(sent, 202);
     } catch (error) {
+      if (error instanceof NotAMemberError) problem(403, "not-a-member", "not a member", error.message);
       if (!(error instanceof SendRefusal)) throw error;
       const status = error.code === "unknown-recipient" ? 404 : 400;
       return problem(
@@ -132,7 +154,7 @@ export function chatRoutes(deps: ChatRoutesDeps): Hono {
 
   app.get("/conversations/:id/messages", async (c) => {
     const conversationId = c.req.param("id");
-    participant(c, conversationId);
+    await participant(c, deps.groups, conversationId);
     const query = validated(historyQuery, c.req.query(), "invalid history query");
     const before = query.before === undefined ? undefined : decodeCursor(query.before);
     const page = await deps.store.history(conversationId, { before, limit: query.limit });
@@ -145,10 +167,64 @@ export function chatRoutes(deps: ChatRoutesDeps): Hono {
 
   app.post("/conversations/:id/read", async (c) => {
     const conversationId = c.req.param("id");
-    const userId = participant(c, conversationId);
+    const userId = await participant(c, deps.groups, conversationId);
     const body = await jsonBody(c, readBody, "invalid read marker");
     await deps.store.markRead(userId, conversationId, decodeCursor(body.upTo));
     return c.body(null, 204);
+  });
+
+  const groupBody = z.object({
+    name: z.string().max(200),
+    members: z.array(z.union([z.string(), z.number()])).max(200),
+  }).strict();
+  const memberBody = z.object({ userId: z.union([z.string(), z.number()]) }).strict();
+  const refused = (error: unknown): never => {
+    if (error instanceof NotAMemberError) problem(403, "not-a-member", "not allowed", error.message);
+    if (error instanceof SendRefusal) {
+      const status = error.code === "unknown-recipient" ? 404 : 400;
+      problem(status, error.code === "invalid" ? "validation" : error.code, "refused", error.message, {
+        errors: [{ field: error.field, message: error.message }],
+      });
+    }
+    throw error;
+  };
+  const userIds = (raw: readonly (string | number)[]) => {
+    const ids = raw.map((value) => parseId(value));
+    if (ids.some((value) => !value)) {
+      problem(400, "validation", "invalid members", "members: user ids", {
+        errors: [{ field: "members", message: "user ids" }],
+      });
+    }
+    return ids as string[];
+  };
+
+  app.post("/groups", async (c) => {
+    const ownerId = currentUser(c);
+    const body = await jsonBody(c, groupBody, "invalid group");
+    const group = await createGroup(deps, { ownerId, name: body.name, members: userIds(body.members) }).catch(
+      refused,
+    );
+    return c.json(group, 201);
+  });
+
+  app.post("/groups/:id/members", async (c) => {
+    const by = currentUser(c);
+    const body = await jsonBody(c, memberBody, "invalid member");
+    const [userId] = userIds([body.userId]);
+    const members = await changeMembers(deps, { by, conversationId: c.req.param("id"), add: [userId] }).catch(
+      refused,
+    );
+    return c.json({ members });
+  });
+
+  app.delete("/groups/:id/members/:userId", async (c) => {
+    const by = currentUser(c);
+    const [userId] = userIds([c.req.param("userId")]);
+    const members = await changeMembers(deps, { by, conversationId: c.req.param("id"), remove: userId })
+      .catch(
+        refused,
+      );
+    return c.json({ members });
   });
 
   // Live push and sending over one socket: `send` → `ack` (or `error`), `read` → `ack`; every message frame
@@ -181,7 +257,7 @@ export function chatRoutes(deps: ChatRoutesDeps): Hono {
     const kind = (json as { type?: unknown } | undefined)?.type;
     if (kind === "send") {
       const frame = sendFrame.safeParse(json);
-      const to = frame.success ? parseId(frame.data.to) : undefined;
+      const to = frame.success ? recipient(frame.data.to) : undefined;
       if (!frame.success || !to) return reply({ type: "error", error: "malformed send frame" });
       try {
         const sent = await sendMessage(deps, {
@@ -192,14 +268,14 @@ export function chatRoutes(deps: ChatRoutesDeps): Hono {
         });
         return reply({ type: "ack", clientMessageId: frame.data.clientMessageId, ...sent });
       } catch (error) {
-        if (!(error instanceof SendRefusal)) throw error;
+        if (!(error instanceof SendRefusal) && !(error instanceof NotAMemberError)) throw error;
         return reply({ type: "error", clientMessageId: frame.data.clientMessageId, error: error.message });
       }
     }
     if (kind === "read") {
       const frame = readFrame.safeParse(json);
       if (!frame.success) return reply({ type: "error", error: "malformed read frame" });
-      const users = directParticipants(frame.data.conversationId);
+      const users = await conversationMembers(deps.groups, frame.data.conversationId);
       if (!users?.includes(userId)) {
         return reply({ type: "error", error: "not a member of this conversation" });
       }

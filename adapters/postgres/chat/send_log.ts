@@ -4,6 +4,7 @@ import type {
   AuditLog,
   AuditRecord,
   ChatTx,
+  Groups,
   SendLog,
   UserDirectory,
 } from "../../../application/chat/ports.ts";
@@ -50,8 +51,16 @@ export class PostgresUserDirectory implements UserDirectory {
   }
 
   async isActiveUser(userId: string): Promise<boolean> {
-    const rows = await this.#sql.query("select 1 from users where id = $1 and status = 'active'", [userId]);
-    return rows.length > 0;
+    return (await this.unknownUsers([userId])).length === 0;
+  }
+
+  async unknownUsers(userIds: readonly string[]): Promise<string[]> {
+    const rows = await this.#sql.query<{ id: string }>(
+      `select id::text from unnest($1::bigint[]) as given(id)
+       where not exists (select 1 from users u where u.id = given.id and u.status = 'active')`,
+      [userIds],
+    );
+    return rows.map((row) => row.id);
   }
 }
 
@@ -59,7 +68,11 @@ export class PostgresUserDirectory implements UserDirectory {
 export function chatUnitOfWork(db: SqlClient, outbox: OutboxSettings = {}): UnitOfWork<ChatTx> {
   return sqlUnitOfWork(
     db,
-    (tx) => ({ sends: new PostgresSendLog(tx), outbox: new PostgresOutboxWriter(tx, outbox) }),
+    (tx) => ({
+      sends: new PostgresSendLog(tx),
+      groups: new PostgresGroups(tx),
+      outbox: new PostgresOutboxWriter(tx, outbox),
+    }),
   );
 }
 
@@ -111,5 +124,53 @@ export class PostgresAuditLog implements AuditLog {
       contentBytes: r.content_bytes,
       sentAt: new Date(r.sent_at),
     }));
+  }
+}
+
+/** Groups and members on PostgreSQL. */
+export class PostgresGroups implements Groups {
+  readonly #sql: SqlClient;
+
+  constructor(sql: SqlClient) {
+    this.#sql = sql;
+  }
+
+  async create(group: { conversationId: string; name: string; ownerId: string; members: readonly string[] }) {
+    await this.#sql.query("insert into chat_groups (conversation_id, name, owner_id) values ($1, $2, $3)", [
+      group.conversationId,
+      group.name,
+      group.ownerId,
+    ]);
+    await this.add(group.conversationId, [group.ownerId, ...group.members]);
+  }
+
+  async find(conversationId: string) {
+    const [group] = await this.#sql.query<{ name: string; owner_id: string }>(
+      "select name, owner_id::text from chat_groups where conversation_id = $1",
+      [conversationId],
+    );
+    if (!group) return undefined;
+    const members = await this.#sql.query<{ user_id: string }>(
+      "select user_id::text from chat_group_members where conversation_id = $1 order by added_at, user_id",
+      [conversationId],
+    );
+    return { name: group.name, ownerId: group.owner_id, members: members.map((m) => m.user_id) };
+  }
+
+  async add(conversationId: string, userIds: readonly string[]): Promise<string[]> {
+    const rows = await this.#sql.query<{ user_id: string }>(
+      `insert into chat_group_members (conversation_id, user_id)
+       select $1, id from unnest($2::bigint[]) as given(id) on conflict do nothing returning user_id::text`,
+      [conversationId, [...new Set(userIds)]],
+    );
+    return rows.map((row) => row.user_id);
+  }
+
+  async remove(conversationId: string, userId: string): Promise<boolean> {
+    const rows = await this.#sql.query(
+      "delete from chat_group_members where conversation_id = $1 and user_id = $2 returning 1",
+      [conversationId, userId],
+    );
+    return rows.length > 0;
   }
 }
