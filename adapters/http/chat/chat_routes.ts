@@ -16,6 +16,7 @@ import {
 } from "../../../application/chat/send_message.ts";
 import { currentUser } from "../identity.ts";
 import { SocketHub } from "./hub.ts";
+import { chatPage } from "./page.ts";
 import { problem } from "../problem.ts";
 import { traceHeaders } from "../trace.ts";
 import { jsonBody, validated } from "../validation.ts";
@@ -105,6 +106,8 @@ function view(message: StoredMessage) {
 
 export function chatRoutes(deps: ChatRoutesDeps): Hono {
   const app = new Hono();
+
+  app.get("/", (c) => c.html(chatPage));
 
   app.post("/messages", async (c) => {
     const senderId = currentUser(c);
