@@ -1,6 +1,6 @@
 /**
  * `deno task bench [--quick] [--client kafkajs|platformatic|both]
- *   [--only drain,latency,scale,api,embedded,login] [--count N] [--profile auto|always|never]`
+ *   [--only drain,latency,scale,api,embedded,login,chat] [--count N] [--profile auto|always|never]`
  *   (profile: default always for a full run, never for --quick; auto profiles the relay only when it misses
  *   0.6× ProducerPerformance)
  *
@@ -22,9 +22,10 @@ import { runScaleOut } from "./scale_out.ts";
 import { runApiLoad } from "./api_load.ts";
 import { runEmbedded } from "./embedded.ts";
 import { runLogin } from "./login.ts";
+import { runChat } from "./chat.ts";
 import { type BenchReport, tableRows, textTable, writeReport } from "./report.ts";
 
-const scenarios = ["drain", "latency", "scale", "api", "embedded", "login"] as const;
+const scenarios = ["drain", "latency", "scale", "api", "embedded", "login", "chat"] as const;
 type Scenario = typeof scenarios[number];
 
 /** Parsed command line. */
@@ -111,7 +112,8 @@ async function main(): Promise<void> {
   }
 
   const report: {
-    -readonly [K in "drain" | "latency" | "scaleOut" | "api" | "embedded" | "login"]?: BenchReport[K];
+    -readonly [K in "drain" | "latency" | "scaleOut" | "api" | "embedded" | "login" | "chat"]?:
+      BenchReport[K];
   } = {};
   if (args.only.includes("drain")) {
     report.drain = await runRelayDrain({
@@ -179,6 +181,21 @@ async function main(): Promise<void> {
       cheaper: true,
     });
     errors.push(...report.login.errors);
+  }
+  if (args.only.includes("chat")) {
+    // The processes' own default client (platformatic) unless --client names one.
+    const client: ClientName = args.client === "both" ? clients.at(-1)! : args.client;
+    report.chat = await runChat({
+      pairs: 10,
+      rates: [50, 200],
+      seconds: quick ? 3 : 20,
+      warmupSeconds: quick ? 1 : 2,
+      settleSeconds: quick ? 15 : 30,
+      pollMs: 20,
+      client,
+      flushMs: 100,
+    });
+    errors.push(...report.chat.errors);
   }
   if (quick) notes.push("quick run: tiny counts, a smoke check of the harness; its figures mean little");
 

@@ -5,6 +5,7 @@ import type { LatencyResult } from "./latency.ts";
 import type { ScaleOutResult } from "./scale_out.ts";
 import type { ApiResult } from "./api_load.ts";
 import type { HashRate, LoginResult, LoginRun } from "./login.ts";
+import type { ChatResult } from "./chat.ts";
 import type { MachineFacts } from "./machine.ts";
 import type { CpuUsage, Percentiles } from "./common.ts";
 
@@ -23,6 +24,7 @@ export interface BenchReport {
   readonly api?: ApiResult;
   readonly embedded?: EmbeddedResult;
   readonly login?: LoginResult;
+  readonly chat?: ChatResult;
   readonly notes: string[];
   readonly errors: string[];
 }
@@ -209,6 +211,49 @@ export function tableRows(report: BenchReport): TableRow[] {
   }
   const login = report.login;
   if (login) rows.push(...loginRows(login));
+  if (report.chat) rows.push(...chatRows(report.chat));
+  return rows;
+}
+
+function chatRows(chat: ChatResult): TableRow[] {
+  const rows: TableRow[] = [];
+  const scenario = `7 chat (${chat.processes}, ${chat.pairs} pairs)`;
+  for (const run of chat.runs) {
+    const measure = `${run.targetRate}/s offered, ${run.seconds} s`;
+    rows.push({
+      scenario,
+      measure: `${measure}: send → push (HTTP POST → receiver's WebSocket)`,
+      value: `${spread(run.pushMs)}; ${count(run.sent)} sent (${decimal(run.sentPerSecond)}/s), ` +
+        `${count(run.accepted)} 202, ${decimal(run.pushedPerSecond)}/s pushed (first send → last push)`,
+      target: "0 lost, 0 duplicates",
+      reference: `${count(run.lost)} lost, ${count(run.duplicates)} duplicates, ${
+        count(run.misrouted)
+      } misrouted`,
+      verdict: run.lost === 0 && run.duplicates === 0 && run.misrouted === 0 && run.refused === 0
+        ? "met"
+        : "missed",
+    });
+    rows.push({
+      scenario,
+      measure: `${measure}: send → stored in MongoDB (poll ${run.pollMs} ms)`,
+      value: `p50 ${ms(run.storedMs.p50)} / p99 ${ms(run.storedMs.p99)} / max ${ms(run.storedMs.max)} ms` +
+        `; ${count(run.notStored)} not stored; poll query ${ms(run.meanQueryMs)} ms`,
+    });
+    rows.push({
+      scenario,
+      measure: `${measure}: POST /chat/messages answer; 202 → push`,
+      value: `answer p50 ${ms(run.httpMs.p50)} / p99 ${ms(run.httpMs.p99)} ms; 202 → push p50 ${
+        ms(run.answerToPushMs.p50)
+      } / p99 ${ms(run.answerToPushMs.p99)} ms`,
+    });
+    rows.push({
+      scenario,
+      measure: `${measure}: CPU cores (CPU s / s of the window)`,
+      value: ["api", "relay", "worker", "postgres", "kafka", "mongo", "redis", "bench", "other"].map((k) =>
+        `${k} ${(run.cores[k] ?? 0).toFixed(2)}`
+      ).join(", ") + `; machine ${(run.cores.machine ?? 0).toFixed(2)} busy`,
+    });
+  }
   return rows;
 }
 
@@ -383,6 +428,12 @@ export function markdown(report: BenchReport): string {
         `p90 ${ms(run.latencyMs.p90)} / max ${ms(run.latencyMs.max)} ms; CPU ${cpuText(run.cpu)}`,
     );
   }
+  for (const run of report.chat?.runs ?? []) {
+    out.push(
+      `- chat ${run.targetRate}/s (${run.windowSeconds} s from the first measured send until everything ` +
+        `settled): ${cpuText(run.cpu)}`,
+    );
+  }
   const consumers = (report.latency?.runs ?? []).filter((run) => run.consumer);
   if (consumers.length > 0) {
     out.push("", "## Where the latency goes (our pipeline)", "");
@@ -450,6 +501,21 @@ export function markdown(report: BenchReport): string {
       "login equal-time check: both refusals verify a hash, but a wrong password for an existing account also " +
         "commits a LoginFailed outbox row (one transaction) that an unknown address does not: part of the " +
         "difference",
+    );
+  }
+  if (report.chat) {
+    const c = report.chat;
+    const stored = c.storedTotal
+      ? `; at the end chat_messages held ${c.storedTotal.documents} documents for ${c.storedTotal.accepted} ` +
+        "accepted messages (warm-ups and priming included)"
+      : "";
+    notes.push(
+      `chat: ${c.processes} (KAFKA_CLIENT=${c.client}); ${c.pairs} senders send over ${c.sendVia}, open loop ` +
+        "at the stated total rate round-robin over the pairs; each content carries its send time on this " +
+        "process's clock, the receiver's arrival is read on the same clock; send → stored is the end of the " +
+        "MongoDB poll that first saw the document (an upper bound: resolution the poll interval plus the query " +
+        `time); the worker ran with BATCH_SIZE ${c.batchSize} and BATCH_FLUSH_MS ${c.flushMs} (the default ` +
+        `5000 would hold a batch up to 5 s before storing; the push group is not batched)${stored}`,
     );
   }
   for (const run of report.drain?.runs ?? []) if (run.note) notes.push(`${run.name}: ${run.note}`);
