@@ -101,6 +101,28 @@ function text(value: Buffer | string | null | undefined): string {
   return typeof value === "string" ? value : value.toString("utf8");
 }
 
+/**
+ * Waits until every partition of `topics` has a leader. kafkajs' own wait (`waitForLeaders`) gives up on the
+ * first "does not host this topic-partition" a busy broker answers while a new topic propagates; this retries
+ * that and a missing leader for up to 30 s.
+ */
+async function leadersOf(admin: Admin, topics: readonly string[]): Promise<void> {
+  const deadline = Date.now() + 30_000;
+  for (let delay = 50;; delay = Math.min(delay * 2, 1_000)) {
+    try {
+      const { topics: found } = await admin.fetchTopicMetadata({ topics: [...topics] });
+      const ready = found.length === topics.length &&
+        found.every((topic) => topic.partitions.length > 0 && topic.partitions.every((p) => p.leader >= 0));
+      if (ready) return;
+    } catch (error) {
+      const type = (error as { type?: string }).type;
+      if (type !== "UNKNOWN_TOPIC_OR_PARTITION" && type !== "LEADER_NOT_AVAILABLE") throw error;
+    }
+    if (Date.now() > deadline) throw new Error(`topics without leaders after 30 s: ${topics.join(", ")}`);
+    await new Promise((resolve) => setTimeout(resolve, delay));
+  }
+}
+
 /** Backstop for one publish (as the platformatic adapter's): a broker that is gone or hangs fails it by then. */
 const publishDeadlineMs = 15_000;
 
@@ -386,7 +408,7 @@ export class KafkaTopics implements TopicAdmin {
       const missing = wanted.filter((spec) => !existing.has(spec.topic));
       if (missing.length === 0) return [];
       await admin.createTopics({
-        waitForLeaders: true,
+        waitForLeaders: false,
         topics: missing.map((spec) => ({
           topic: spec.topic,
           numPartitions: spec.partitions ?? 6,
@@ -394,6 +416,7 @@ export class KafkaTopics implements TopicAdmin {
           configEntries: Object.entries(spec.configs ?? {}).map(([name, value]) => ({ name, value })),
         })),
       });
+      await leadersOf(admin, missing.map((spec) => spec.topic));
       return missing.map((spec) => spec.topic);
     });
   }
