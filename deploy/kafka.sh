@@ -14,7 +14,7 @@
 #   KAFKA_HOME=<repo>/.kafka            jars in lib/, data and logs in instances/<KAFKA_PORT>/
 #   KAFKA_PORT=9092                      client (PLAINTEXT) port on 127.0.0.1
 #   KAFKA_CONTROLLER_PORT=KAFKA_PORT+1   KRaft controller port
-#   KAFKA_HEAP=512m  KAFKA_START_TIMEOUT=90  KAFKA_STOP_TIMEOUT=30
+#   KAFKA_HEAP=1g  KAFKA_START_TIMEOUT=90  KAFKA_STOP_TIMEOUT=30
 # Several instances can run side by side: KAFKA_PORT=19092 deploy/kafka.sh start
 set -euo pipefail
 
@@ -25,7 +25,7 @@ CONF_DIR="$SCRIPT_DIR/kafka"
 KAFKA_HOME="${KAFKA_HOME:-$REPO_ROOT/.kafka}"
 KAFKA_PORT="${KAFKA_PORT:-9092}"
 KAFKA_CONTROLLER_PORT="${KAFKA_CONTROLLER_PORT:-$((KAFKA_PORT + 1))}"
-KAFKA_HEAP="${KAFKA_HEAP:-512m}"
+KAFKA_HEAP="${KAFKA_HEAP:-1g}"
 KAFKA_START_TIMEOUT="${KAFKA_START_TIMEOUT:-90}"
 KAFKA_STOP_TIMEOUT="${KAFKA_STOP_TIMEOUT:-30}"
 

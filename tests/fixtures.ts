@@ -45,6 +45,8 @@ export function testConfig(
     KAFKA_BROKERS: env.brokers.join(","),
     RETRY_BASE_MS: "20",
     BATCH_FLUSH_MS: "100",
+    // Few partitions for the topics tests create: a whole run creates thousands, and one broker holds them all.
+    TOPIC_PARTITIONS: "2",
     ...overrides,
   });
 }

@@ -95,7 +95,8 @@ export function spawnProcess(name: string, envVars: Record<string, string>) {
     args: ["run", "-A", `bin/${name}.ts`],
     cwd: repoRoot,
     // The processes verify tokens signed with the tests' secret (see tests/users.ts).
-    env: { LOG_FORMAT: "json", JWT_SECRET: testJwtSecret, ...envVars },
+    // Few partitions for the topics a process creates, as for the tests' own (tests/fixtures.ts).
+    env: { LOG_FORMAT: "json", JWT_SECRET: testJwtSecret, TOPIC_PARTITIONS: "2", ...envVars },
     stdout: "null",
     stderr: "piped",
   }).spawn();
