@@ -118,6 +118,28 @@ Deno.test("two API processes: a message reaches every socket of its participants
     }
     assert.deepEqual(three.messages(), [], "a stranger's socket receives nothing");
 
+    // a read receipt over the socket: user 2 marks the conversation read up to the newest message
+    const unread = async () => {
+      const response = await fetch(`http://127.0.0.1:${ports[1]}/chat/conversations`, {
+        headers: { authorization: `Bearer ${token(2)}` },
+      });
+      return (await response.json()).items[0].unread as number;
+    };
+    assert.equal(await unread(), 1, "user 1's message is unread for user 2");
+    const newest = await fetch(`http://127.0.0.1:${ports[1]}/chat/conversations/dm:1:2/messages?limit=1`, {
+      headers: { authorization: `Bearer ${token(2)}` },
+    });
+    const [{ cursor }] = (await newest.json()).items;
+    twoB.send({ type: "read", conversationId: "dm:1:2", upTo: cursor });
+    await eventually(
+      () => Promise.resolve(twoB.frames.some((f) => f.type === "ack" && f.read === "dm:1:2")),
+      (acked) => acked,
+      {
+        what: "the read ack",
+      },
+    );
+    assert.equal(await unread(), 0);
+
     // and bad frames get an error frame, sending nothing
     three.send({ type: "send", to: 3, content: "to myself", clientMessageId: "self" });
     three.send({ type: "nonsense" });
