@@ -243,6 +243,11 @@ Deno.test("groups: only members post and read; the owner adds members; a member 
     (await s.send(3, { to: group.conversationId, content: "still here?", clientMessageId: "g-3" })).status,
     403,
   );
+  const list = await s.get(3, "/chat/conversations");
+  assert.ok(
+    !list.body.items.some((item: { conversationId: string }) => item.conversationId === group.conversationId),
+    "a group left is gone from the list (its last message included)",
+  );
 
   // and unknown groups or members are refused
   assert.equal(

@@ -145,7 +145,12 @@ export function chatRoutes(deps: ChatRoutesDeps): Hono {
 
   app.get("/conversations", async (c) => {
     const userId = currentUser(c);
-    const items = await deps.store.conversations(userId, 50);
+    // Messages name the participants of their time: a group the user has left is not theirs to see any more.
+    const items = [];
+    for (const item of await deps.store.conversations(userId, 50)) {
+      const members = await conversationMembers(deps.groups, item.conversationId);
+      if (members?.includes(userId)) items.push(item);
+    }
     return c.json({
       items: items.map((item) => ({
         conversationId: item.conversationId,
