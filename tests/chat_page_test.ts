@@ -4,8 +4,8 @@
  */
 import assert from "node:assert/strict";
 import { chromium } from "playwright-core";
-import { env, eventually, freePort, readiness, spawnProcess, testDatabase, testTopics } from "./helpers.ts";
-import { namePrefixOf, relayFor } from "./fixtures.ts";
+import { eventually, freePort, readiness, spawnProcess, testDatabase, testTopics } from "./helpers.ts";
+import { chatProcessEnv, namePrefixOf, relayFor } from "./fixtures.ts";
 
 const chromiumPath = "/usr/bin/chromium";
 
@@ -13,16 +13,7 @@ Deno.test("two users on the chat page: a message typed by one appears live for t
   await using db = await testDatabase();
   const [topic] = await testTopics(3, "interaction-events");
   await using _relay = await relayFor(db);
-  const common = {
-    DATABASE_URL: env.databaseUrl,
-    DATABASE_SCHEMA: db.schema,
-    NAME_PREFIX: namePrefixOf(topic),
-    KAFKA_BROKERS: env.brokers.join(","),
-    REDIS_URL: env.redisUrl,
-    MONGO_URL: env.mongoUrl,
-    MONGO_DATABASE: `chat_${db.schema}`,
-    BATCH_FLUSH_MS: "100",
-  };
+  const common = chatProcessEnv(db, namePrefixOf(topic));
   const port = freePort();
   const processes = [
     spawnProcess("api", { ...common, PORT: String(port) }),

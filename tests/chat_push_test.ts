@@ -3,8 +3,8 @@
  * once on the bus, and every API process writes it to the sockets it holds for the participants.
  */
 import assert from "node:assert/strict";
-import { env, eventually, freePort, readiness, spawnProcess, testDatabase, testTopics } from "./helpers.ts";
-import { namePrefixOf, relayFor } from "./fixtures.ts";
+import { eventually, freePort, readiness, spawnProcess, testDatabase, testTopics } from "./helpers.ts";
+import { chatProcessEnv, namePrefixOf, relayFor } from "./fixtures.ts";
 import { signedIn } from "./users.ts";
 
 /** A WebSocket client that records every frame it receives. */
@@ -37,16 +37,7 @@ Deno.test("two API processes: a message reaches every socket of its participants
   await using _relay = await relayFor(db);
   const tokens = await signedIn(db, [1, 2, 3]);
   const token = (id: number) => tokens.get(String(id))!.authorization.slice("Bearer ".length);
-  const common = {
-    DATABASE_URL: env.databaseUrl,
-    DATABASE_SCHEMA: db.schema,
-    NAME_PREFIX: prefix,
-    KAFKA_BROKERS: env.brokers.join(","),
-    REDIS_URL: env.redisUrl,
-    MONGO_URL: env.mongoUrl,
-    MONGO_DATABASE: `chat_${db.schema}`,
-    BATCH_FLUSH_MS: "100",
-  };
+  const common = chatProcessEnv(db, prefix);
   const ports = [freePort(), freePort()];
   const processes = [
     spawnProcess("api", { ...common, PORT: String(ports[0]) }),

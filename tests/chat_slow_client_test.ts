@@ -5,8 +5,8 @@
  */
 import assert from "node:assert/strict";
 import { Buffer } from "node:buffer";
-import { env, eventually, freePort, readiness, spawnProcess, testDatabase, testTopics } from "./helpers.ts";
-import { namePrefixOf, relayFor } from "./fixtures.ts";
+import { eventually, freePort, readiness, spawnProcess, testDatabase, testTopics } from "./helpers.ts";
+import { chatProcessEnv, namePrefixOf, relayFor } from "./fixtures.ts";
 import { signedIn } from "./users.ts";
 
 /** Opens a WebSocket by hand and then reads nothing until asked to; returns the close code the server sent. */
@@ -53,18 +53,10 @@ Deno.test("a client that stops reading is closed with 4008; another socket of th
   await using _relay = await relayFor(db);
   const tokens = await signedIn(db, [1, 2]);
   const token = (id: number) => tokens.get(String(id))!.authorization.slice("Bearer ".length);
-  const common = {
-    DATABASE_URL: env.databaseUrl,
-    DATABASE_SCHEMA: db.schema,
-    NAME_PREFIX: namePrefixOf(topic),
-    KAFKA_BROKERS: env.brokers.join(","),
-    REDIS_URL: env.redisUrl,
-    MONGO_URL: env.mongoUrl,
-    MONGO_DATABASE: `chat_${db.schema}`,
-    BATCH_FLUSH_MS: "100",
+  const common = chatProcessEnv(db, namePrefixOf(topic), {
     CHAT_SOCKET_MAX_BUFFERED_BYTES: "65536",
     RATE_LIMIT_POINTS: "100000",
-  };
+  });
   const port = freePort();
   const processes = [
     spawnProcess("api", { ...common, PORT: String(port) }),

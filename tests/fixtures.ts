@@ -162,3 +162,25 @@ export async function likeConsumerFor(
     },
   };
 }
+
+/**
+ * The environment of a process spawned by a chat test over one test's schema and topic prefix: the real
+ * servers, MongoDB with a database of the test's own, and fast batch flushes; `extra` on top.
+ */
+export function chatProcessEnv(
+  db: { schema: string },
+  namePrefix: string,
+  extra: Record<string, string> = {},
+): Record<string, string> {
+  return {
+    DATABASE_URL: env.databaseUrl,
+    DATABASE_SCHEMA: db.schema,
+    NAME_PREFIX: namePrefix,
+    KAFKA_BROKERS: env.brokers.join(","),
+    REDIS_URL: env.redisUrl,
+    MONGO_URL: env.mongoUrl,
+    MONGO_DATABASE: `chat_${db.schema}`,
+    BATCH_FLUSH_MS: "100",
+    ...extra,
+  };
+}
