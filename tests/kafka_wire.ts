@@ -128,6 +128,7 @@ export interface BatchContext {
 export async function storedBatches(
   topic: string,
   count: number,
+  timeoutMs = 30_000,
 ): Promise<{ value: string; batch: BatchContext }[]> {
   const kafka = new Kafka({ brokers: env.brokers, logLevel: logLevel.NOTHING });
   const consumer = kafka.consumer({ groupId: `producer-contract-${uniqueId()}`, maxWaitTimeInMs: 250 });
@@ -148,7 +149,7 @@ export async function storedBatches(
       },
     });
     let timer: ReturnType<typeof setTimeout> | undefined;
-    const deadline = new Promise<void>((resolve) => timer = setTimeout(resolve, 30_000));
+    const deadline = new Promise<void>((resolve) => timer = setTimeout(resolve, timeoutMs));
     await Promise.race([done, deadline]);
     clearTimeout(timer);
   } finally {
